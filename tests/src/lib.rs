@@ -1,0 +1,1 @@
+//! Fixture servers and tests of with-server; nothing here is published.
