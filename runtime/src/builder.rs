@@ -1,0 +1,522 @@
+//! Starting a server: the plan (parsed once), then up to three launches (a picked port that
+//! another process grabbed before the server bound it is replaced by a new one).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use std::os::unix::process::CommandExt;
+
+use crate::cmdline::{self, CommandLine, Template, Values};
+use crate::output::Output;
+use crate::port::{self, PortLease};
+use crate::ready::{self, Probe, Seen};
+use crate::{Error, Logs, Ready, Server, Url, process, report, watchdog};
+
+/// How many times a server on a picked port is started when it loses its port to another
+/// process between the pick and its own bind.
+const LAUNCHES: u32 = 3;
+/// Readiness polls start this fast and slow down to `SLOWEST_POLL`; output from the server wakes
+/// the poll at once (servers tend to print as they start listening).
+const FASTEST_POLL: Duration = Duration::from_micros(100);
+const SLOWEST_POLL: Duration = Duration::from_millis(1);
+
+/// Configures and starts a [`Server`]; made by [`Server::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `start` or `start_blocking`"]
+pub struct ServerBuilder {
+    cmdline: String,
+    port: u16,
+    ready: Ready,
+    timeout: Duration,
+    env: Vec<(String, String)>,
+    cwd: Option<PathBuf>,
+    host: String,
+    grace: Duration,
+    logs: Logs,
+    name: Option<String>,
+    placeholders: HashMap<String, String>,
+}
+
+impl ServerBuilder {
+    pub(crate) fn new(cmdline: String) -> ServerBuilder {
+        ServerBuilder {
+            cmdline,
+            port: 0,
+            ready: Ready::tcp(),
+            timeout: Duration::from_secs(30),
+            env: Vec::new(),
+            cwd: None,
+            host: "127.0.0.1".to_string(),
+            grace: Duration::from_secs(5),
+            logs: Logs::OnFailure,
+            name: None,
+            placeholders: HashMap::new(),
+        }
+    }
+
+    /// The port the server listens on; `0` (the default) picks a free one for each start.
+    ///
+    /// Servers that name the same fixed port run one at a time, also across processes; a
+    /// fixed port that something else already listens on is an error before anything starts.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// When the server counts as ready; [`Ready::tcp`] by default.
+    pub fn ready(mut self, ready: Ready) -> Self {
+        self.ready = ready;
+        self
+    }
+
+    /// How long to wait for readiness before stopping the server with [`Error::Timeout`];
+    /// 30 s by default.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets an environment variable of the server; placeholders in `value` are filled.
+    /// `PORT` is set to the port unless set here.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The server's working directory (placeholders are filled); this process's by default.
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// The address the server is reached at; `127.0.0.1` by default. A name is resolved once
+    /// and probes go to the address it resolved to.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// Time between SIGTERM and SIGKILL when stopping; 5 s by default.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// When the server's output is printed; [`Logs::OnFailure`] by default.
+    pub fn logs(mut self, logs: Logs) -> Self {
+        self.logs = logs;
+        self
+    }
+
+    /// A name for the server, shown in messages (the attribute's `name` key).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds the placeholder `{name}`, filled with `value` in the command line, environment
+    /// values and working directory.
+    ///
+    /// ```no_run
+    /// # fn demo(api: &with_server::Server) {
+    /// let frontend = with_server::Server::builder("{frontend} --api {api}")
+    ///     .placeholder("frontend", "target/debug/frontend")
+    ///     .placeholder("api", api.base_url());
+    /// # }
+    /// ```
+    pub fn placeholder(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.placeholders.insert(name.into(), value.into());
+        self
+    }
+
+    /// Starts the server and waits until it is ready, without blocking the async runtime
+    /// (the wait runs on tokio's blocking pool).
+    ///
+    /// # Errors
+    ///
+    /// See [`ServerBuilder::start_blocking`].
+    pub async fn start(self) -> Result<Server, Error> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => match handle.spawn_blocking(move || self.start_blocking()).await {
+                Ok(result) => result,
+                Err(join) => std::panic::resume_unwind(join.into_panic()),
+            },
+            Err(_) => self.start_blocking(),
+        }
+    }
+
+    /// Starts the server and blocks until it is ready.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Config`]: empty command, unbalanced quote, unknown placeholder, invalid log
+    ///   regex, a host that does not resolve;
+    /// - [`Error::Cwd`], [`Error::Spawn`]: the directory or the program is missing;
+    /// - [`Error::PortInUse`]: a fixed port already has a listener this crate did not start;
+    /// - [`Error::ExitedEarly`]: the server exited before it was ready;
+    /// - [`Error::Timeout`]: it was not ready in time (it has been stopped);
+    /// - [`Error::Io`]: an operating-system call failed.
+    pub fn start_blocking(self) -> Result<Server, Error> {
+        let plan = Plan::new(self)?;
+        let mut attempt = 1;
+        loop {
+            match plan.launch(attempt) {
+                Err(Failure::LostPort(_)) if attempt < LAUNCHES => attempt += 1,
+                Err(Failure::LostPort(err) | Failure::Fatal(err)) => return Err(err),
+                Ok(server) => return Ok(server),
+            }
+        }
+    }
+}
+
+enum Failure {
+    /// The server exited while another process held its picked port.
+    LostPort(Error),
+    Fatal(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Failure {
+        Failure::Fatal(err)
+    }
+}
+
+/// Everything that does not change from one launch to the next, checked before any launch.
+struct Plan {
+    builder: ServerBuilder,
+    line: CommandLine,
+    env: Vec<(String, Template)>,
+    cwd: Option<Template>,
+    ip: IpAddr,
+    uses_tmp: bool,
+    keep: bool,
+}
+
+impl Plan {
+    fn new(builder: ServerBuilder) -> Result<Plan, Error> {
+        let config = |problem: String| Error::Config {
+            command: builder.cmdline.clone(),
+            problem,
+        };
+        let line = CommandLine::parse(&builder.cmdline).map_err(config)?;
+        let env = builder
+            .env
+            .iter()
+            .map(|(key, value)| Ok((key.clone(), Template::parse(value)?)))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(config)?;
+        let cwd = builder
+            .cwd
+            .as_ref()
+            .map(|dir| Template::parse(&dir.to_string_lossy()))
+            .transpose()
+            .map_err(config)?;
+        if let Probe::Log(Err(err)) = &builder.ready.probe {
+            return Err(config(format!("the ready log regex is invalid: {err}")));
+        }
+        let ip = resolve(&builder.host).map_err(config)?;
+        let uses_tmp = line
+            .placeholders()
+            .chain(env.iter().flat_map(|(_, value)| value.placeholders()))
+            .chain(cwd.iter().flat_map(Template::placeholders))
+            .any(|name| name == "tmp");
+        Ok(Plan {
+            line,
+            env,
+            cwd,
+            ip,
+            uses_tmp,
+            keep: report::keep(),
+            builder,
+        })
+    }
+
+    fn config(&self, problem: String) -> Error {
+        Error::Config {
+            command: self.builder.cmdline.clone(),
+            problem,
+        }
+    }
+
+    /// Whether the server picks its own port and reports it in a log line.
+    fn port_from_log(&self) -> bool {
+        self.builder.port == 0 && self.builder.ready.reads_port()
+    }
+
+    fn launch(&self, attempt: u32) -> Result<Server, Failure> {
+        let b = &self.builder;
+        let io_error = |action: &'static str| {
+            move |source: io::Error| Error::Io {
+                command: b.cmdline.clone(),
+                action,
+                source,
+            }
+        };
+        let lease = if self.port_from_log() {
+            None
+        } else if b.port == 0 {
+            Some(PortLease::pick(self.ip).map_err(io_error("picking a free port"))?)
+        } else {
+            Some(PortLease::fixed(b.port).map_err(io_error("locking the port"))?)
+        };
+        let port = lease.as_ref().map_or(0, PortLease::port);
+        let addr = SocketAddr::new(self.ip, port);
+        let tmp = if self.uses_tmp {
+            Some(
+                tempfile::Builder::new()
+                    .prefix("with-server-")
+                    .tempdir()
+                    .map_err(io_error("creating the {tmp} folder"))?,
+            )
+        } else {
+            None
+        };
+        let base_url = base_url(&b.host, self.ip, port);
+        let mut values = Values {
+            custom: Some(&b.placeholders),
+            ..Values::default()
+        };
+        values.builtin.insert("port", port.to_string());
+        values.builtin.insert("host", b.host.clone());
+        values.builtin.insert("url", base_url.clone());
+        if let Some(tmp) = &tmp {
+            values
+                .builtin
+                .insert("tmp", tmp.path().to_string_lossy().into_owned());
+        }
+        let words = self.line.render(&values).map_err(|p| self.config(p))?;
+        let command = cmdline::display(&words);
+        let cwd = match &self.cwd {
+            Some(cwd) => PathBuf::from(cwd.render(&values).map_err(|p| self.config(p))?),
+            None => std::env::current_dir().map_err(io_error("reading the current folder"))?,
+        };
+        if !cwd.is_dir() {
+            return Err(Error::Cwd { command, cwd }.into());
+        }
+        if b.port != 0 && port::answers(addr) {
+            return Err(Error::PortInUse { command, addr }.into());
+        }
+
+        let marker = next_marker(self.keep);
+        let mut cmd = Command::new(&words[0]);
+        cmd.args(&words[1..])
+            .current_dir(&cwd)
+            .stdin(Stdio::null())
+            .env(process::MARKER, &marker)
+            .process_group(0);
+        if !b.env.iter().any(|(key, _)| key == "PORT") {
+            cmd.env("PORT", port.to_string());
+        }
+        for (key, value) in &self.env {
+            cmd.env(key, value.render(&values).map_err(|p| self.config(p))?);
+        }
+        let (reader, writer) = io::pipe().map_err(io_error("creating the output pipe"))?;
+        let writer2 = writer
+            .try_clone()
+            .map_err(io_error("creating the output pipe"))?;
+        cmd.stdout(writer).stderr(writer2);
+        if !self.keep {
+            watchdog::ensure();
+        }
+        let child = cmd.spawn();
+        // The command holds our copies of the pipe's write end; the pipe closes only when the
+        // server and everything it spawned have closed theirs.
+        drop(cmd);
+        let child = child.map_err(|source| Error::Spawn {
+            command: command.clone(),
+            cwd: cwd.clone(),
+            source,
+        })?;
+        if !self.keep {
+            watchdog::guard(child.id());
+        }
+        let watch = match &b.ready.probe {
+            Probe::Log(Ok(regex)) => Some(regex.clone()),
+            _ => None,
+        };
+        let output = Output::capture(reader, watch);
+        let mut server = Server {
+            url: Url::parse(&base_url).map_err(|err| self.config(err.to_string()))?,
+            command,
+            name: b.name.clone(),
+            host: b.host.clone(),
+            addr,
+            base_url,
+            child: Some(child),
+            output: output.map_err(io_error("starting the output thread"))?,
+            grace: b.grace,
+            logs: b.logs,
+            marker,
+            keep: self.keep,
+            failed: AtomicBool::new(false),
+            quiet: false,
+            _lease: lease,
+            _tmp: tmp,
+        };
+        match self.wait_ready(&mut server) {
+            Ok(()) => Ok(server),
+            Err(failure) => {
+                // The error carries the output; printing it again at the stop would repeat it.
+                server.quiet = true;
+                Err(self.after_failure(server, failure, attempt))
+            }
+        }
+    }
+
+    fn wait_ready(&self, server: &mut Server) -> Result<(), Waited> {
+        let b = &self.builder;
+        let started = Instant::now();
+        let deadline = started + b.timeout;
+        let mut pause = FASTEST_POLL;
+        loop {
+            let generation = server.output.generation();
+            let limit = deadline
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), Duration::from_secs(1));
+            let seen = match &b.ready.probe {
+                Probe::Tcp => ready::tcp(server.addr, limit),
+                Probe::Http { path, status } => {
+                    ready::http(server.addr, &b.host, path, *status, limit)
+                }
+                Probe::Log(_) => match server.output.matched() {
+                    Some(found) => self.take_port(server, found.port)?,
+                    None => Seen::NotYet("no matching line".to_string()),
+                },
+            };
+            let last_seen = match seen {
+                Seen::Ready => return Ok(()),
+                Seen::NotYet(what) => what,
+            };
+            if let Some(child) = &server.child
+                && process::has_exited(child)
+            {
+                return Err(Waited::Exited);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Waited::TimedOut(last_seen));
+            }
+            server
+                .output
+                .wait_past(generation, (now + pause).min(deadline));
+            pause = (pause + pause / 4).min(SLOWEST_POLL);
+        }
+    }
+
+    /// With a port read from the log, the server's address is known only now.
+    fn take_port(&self, server: &mut Server, found: Option<u16>) -> Result<Seen, Waited> {
+        if !self.port_from_log() {
+            return Ok(Seen::Ready);
+        }
+        let Some(port) = found.filter(|&port| port != 0) else {
+            return Err(Waited::BadPort);
+        };
+        server.addr.set_port(port);
+        server.base_url = base_url(&self.builder.host, self.ip, port);
+        server.url = Url::parse(&server.base_url).map_err(|_| Waited::BadPort)?;
+        Ok(Seen::Ready)
+    }
+
+    fn after_failure(&self, mut server: Server, failure: Waited, attempt: u32) -> Failure {
+        let command = server.command.clone();
+        let addr = server.addr;
+        let probe = self.builder.ready.to_string();
+        if let Waited::Exited = failure {
+            // Let the pipe close so the server's last words are in the buffer.
+            server.output.wait_closed(Duration::from_millis(200));
+        }
+        let status = server
+            .child
+            .as_mut()
+            .map(|child| process::terminate(child, self.builder.grace, &server.marker));
+        if let Some(child) = server.child.take() {
+            watchdog::release(child.id());
+        }
+        let output = server.output.tail();
+        match (failure, status) {
+            (_, Some(Err(source))) => Failure::Fatal(Error::Io {
+                command,
+                action: "stopping the server",
+                source,
+            }),
+            (Waited::Exited, Some(Ok(status))) => {
+                let lost = self.builder.port == 0 && !self.port_from_log() && port::taken(addr);
+                let err = Error::ExitedEarly {
+                    command,
+                    addr,
+                    status,
+                    probe,
+                    attempts: attempt,
+                    output,
+                };
+                if lost {
+                    Failure::LostPort(err)
+                } else {
+                    Failure::Fatal(err)
+                }
+            }
+            (Waited::TimedOut(last_seen), _) => Failure::Fatal(Error::Timeout {
+                command,
+                addr,
+                timeout: self.builder.timeout,
+                probe,
+                last_seen,
+                output,
+            }),
+            (Waited::BadPort, _) => Failure::Fatal(Error::Config {
+                command,
+                problem: format!(
+                    "a line matched the ready regex, but its `port` group is not a port number (1-65535)\nlast lines of its output:\n{output}"
+                ),
+            }),
+            (Waited::Exited, None) => Failure::Fatal(self.config("the server vanished".into())),
+        }
+    }
+}
+
+enum Waited {
+    Exited,
+    TimedOut(String),
+    BadPort,
+}
+
+fn resolve(host: &str) -> Result<IpAddr, String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse() {
+        return Ok(ip);
+    }
+    (host, 0)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .map(|addr| addr.ip())
+        .ok_or_else(|| format!("the host `{host}` does not resolve to an address"))
+}
+
+fn base_url(host: &str, ip: IpAddr, port: u16) -> String {
+    if host.parse::<IpAddr>().is_ok_and(|ip| ip.is_ipv6()) || (ip.is_ipv6() && host.contains(':')) {
+        format!(
+            "http://[{}]:{port}",
+            host.trim_start_matches('[').trim_end_matches(']')
+        )
+    } else {
+        format!("http://{host}:{port}")
+    }
+}
+
+/// A marker unique to each server of this process; a kept server gets one the watchdog does
+/// not sweep for.
+fn next_marker(keep: bool) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let marker = process::marker(NEXT.fetch_add(1, Ordering::Relaxed));
+    if keep {
+        format!("kept-{marker}")
+    } else {
+        marker
+    }
+}

@@ -1,0 +1,220 @@
+//! Output capture: the server's stdout and stderr share one pipe, drained continuously by a
+//! thread into a bounded buffer, so a chatty server never blocks and never fills memory.
+//! The same thread watches lines for `Ready::log` and wakes whoever waits for readiness.
+
+use std::io::{self, Read};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+
+/// How much output is kept: the last this many bytes.
+const KEPT_BYTES: usize = 1 << 20;
+/// A line longer than this is matched by its first part only.
+const LONGEST_LINE: usize = 64 << 10;
+/// How many lines an error shows.
+pub(crate) const TAIL_LINES: usize = 20;
+
+/// A handle on what a server printed; clones share the buffer.
+#[derive(Debug, Clone)]
+pub(crate) struct Output {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    kept: Vec<u8>,
+    dropped: u64,
+    line: Vec<u8>,
+    watch: Option<Regex>,
+    matched: Option<Match>,
+    closed: bool,
+    generation: u64,
+}
+
+/// A line that matched the readiness regex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Match {
+    /// The port read from the named group `port`, when there is one.
+    pub(crate) port: Option<u16>,
+}
+
+impl Output {
+    /// Starts draining `pipe` on a thread of its own; `watch` is the readiness regex, if any.
+    pub(crate) fn capture(pipe: io::PipeReader, watch: Option<Regex>) -> io::Result<Output> {
+        let output = Output {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    watch,
+                    ..State::default()
+                }),
+                changed: Condvar::new(),
+            }),
+        };
+        let drain = output.clone();
+        std::thread::Builder::new()
+            .name("with-server-output".into())
+            .spawn(move || drain.drain(pipe))?;
+        Ok(output)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means a panic elsewhere; the bytes are still good.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn drain(&self, mut pipe: io::PipeReader) {
+        let mut chunk = vec![0; 64 << 10];
+        loop {
+            let read = match pipe.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            self.lock().push(&chunk[..read]);
+            self.shared.changed.notify_all();
+        }
+        let mut state = self.lock();
+        state.finish_line();
+        state.closed = true;
+        state.generation += 1;
+        drop(state);
+        self.shared.changed.notify_all();
+    }
+
+    /// Everything kept so far, as text.
+    pub(crate) fn text(&self) -> String {
+        let state = self.lock();
+        let mut text = String::new();
+        if state.dropped > 0 {
+            text.push_str(&format!(
+                "[with-server: {} earlier bytes of output were not kept]\n",
+                state.dropped
+            ));
+        }
+        text.push_str(&String::from_utf8_lossy(&state.kept));
+        text
+    }
+
+    /// The last `TAIL_LINES` lines, each cut to a readable length.
+    pub(crate) fn tail(&self) -> String {
+        let state = self.lock();
+        let text = String::from_utf8_lossy(&state.kept);
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.len().saturating_sub(TAIL_LINES);
+        lines[start..]
+            .iter()
+            .map(|line| {
+                if line.chars().count() > 300 {
+                    let cut: String = line.chars().take(300).collect();
+                    format!("{cut}…")
+                } else {
+                    (*line).to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The line that matched the readiness regex, if one has.
+    pub(crate) fn matched(&self) -> Option<Match> {
+        self.lock().matched.clone()
+    }
+
+    /// A counter that moves whenever output arrives.
+    pub(crate) fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Waits until output arrives after `seen` (a `generation`), or `until`.
+    pub(crate) fn wait_past(&self, seen: u64, until: Instant) {
+        let mut state = self.lock();
+        while state.generation == seen && !state.closed {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            state = match self.shared.changed.wait_timeout(state, left) {
+                Ok((state, _)) => state,
+                Err(poison) => poison.into_inner().0,
+            };
+        }
+    }
+
+    /// Waits, at most `limit`, for the pipe to close, so that the last words of a server that
+    /// exited are in the buffer before they are shown.
+    pub(crate) fn wait_closed(&self, limit: Duration) {
+        let until = Instant::now() + limit;
+        let mut state = self.lock();
+        while !state.closed {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            state = match self.shared.changed.wait_timeout(state, left) {
+                Ok((state, _)) => state,
+                Err(poison) => poison.into_inner().0,
+            };
+        }
+    }
+}
+
+impl State {
+    fn push(&mut self, bytes: &[u8]) {
+        self.generation += 1;
+        self.kept.extend_from_slice(bytes);
+        if self.kept.len() > 2 * KEPT_BYTES {
+            // Cut at a line boundary so what is kept starts with a whole line.
+            let excess = self.kept.len() - KEPT_BYTES;
+            let cut = self.kept[excess..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(excess, |at| excess + at + 1);
+            self.kept.drain(..cut);
+            self.dropped += cut as u64;
+        }
+        if self.watch.is_none() {
+            return;
+        }
+        for &byte in bytes {
+            if byte == b'\n' {
+                self.finish_line();
+                if self.watch.is_none() {
+                    return;
+                }
+            } else if self.line.len() < LONGEST_LINE {
+                self.line.push(byte);
+            }
+        }
+    }
+
+    fn finish_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        let Some(watch) = &self.watch else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&line);
+        let text = text.strip_suffix('\r').unwrap_or(&text);
+        if let Some(captures) = watch.captures(text) {
+            let port = captures
+                .name("port")
+                .and_then(|port| port.as_str().parse().ok());
+            self.matched = Some(Match { port });
+            // Once ready, lines are only kept, not matched.
+            self.watch = None;
+        } else {
+            self.line = line;
+            self.line.clear();
+        }
+    }
+}

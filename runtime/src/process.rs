@@ -1,0 +1,119 @@
+//! The server's process: started as the leader of a process group of its own, so that stopping
+//! it reaches everything it spawned; stopped with SIGTERM to the group, SIGKILL after the grace
+//! period, and always reaped.
+
+use std::io;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// The environment variable every server and its descendants carry, so that a descendant that
+/// left the process group (a `setsid()` daemon) can still be found and stopped.
+pub(crate) const MARKER: &str = "WITH_SERVER_ID";
+
+/// The marker of the `n`th server of this process: `<pid>-<n>`.
+pub(crate) fn marker(n: u64) -> String {
+    format!("{}-{n}", std::process::id())
+}
+
+/// Whether the process has exited, without reaping it: while it is a zombie its pid (and so its
+/// process group id) cannot be reused, so signalling the group stays safe.
+pub(crate) fn has_exited(child: &Child) -> bool {
+    let pid: libc::id_t = child.id();
+    // SAFETY: a zeroed siginfo_t is a valid value; waitid only writes into it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: plain syscall on our own child; WNOWAIT leaves it unreaped.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: si_pid is set when waitid reported a child; zero means "still running".
+    rc != 0 || unsafe { info.si_pid() } != 0
+}
+
+/// Sends `signal` to the whole process group led by `child`.
+pub(crate) fn signal_group(child: &Child, signal: libc::c_int) {
+    let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
+        return;
+    };
+    // SAFETY: kill with a negative pid signals that group; ESRCH (no such group) is fine.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
+/// Stops the group: SIGTERM, up to `grace` for the leader to exit, SIGKILL for whatever is
+/// left, then reaps the leader and stops escaped descendants. Returns the leader's status.
+pub(crate) fn terminate(
+    child: &mut Child,
+    grace: Duration,
+    marker: &str,
+) -> io::Result<ExitStatus> {
+    if !has_exited(child) {
+        signal_group(child, libc::SIGTERM);
+        wait_exit(child, Instant::now() + grace);
+    }
+    // Workers that outlived their leader, or a leader that ignored SIGTERM.
+    signal_group(child, libc::SIGKILL);
+    let status = child.wait()?;
+    sweep(marker, child.id());
+    Ok(status)
+}
+
+/// Polls for the leader's exit until `until`, starting fast: a well-behaved server exits within
+/// a fraction of a millisecond of SIGTERM.
+pub(crate) fn wait_exit(child: &Child, until: Instant) -> bool {
+    let mut pause = Duration::from_micros(20);
+    loop {
+        if has_exited(child) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return false;
+        }
+        std::thread::sleep(pause.min(until - now));
+        pause = (pause * 2).min(Duration::from_millis(2));
+    }
+}
+
+/// SIGKILLs every process that carries `marker` in its environment: descendants that called
+/// `setsid()` and so left the group. Only processes started after the server (a larger pid, on
+/// a system whose pids have not wrapped) can be its descendants, so only those are read.
+#[cfg(target_os = "linux")]
+pub(crate) fn sweep(marker: &str, leader: u32) {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let needle = format!("{MARKER}={marker}\0");
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid <= leader {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        let carries = environ
+            .split(|&b| b == 0)
+            .any(|var| var.len() + 1 == needle.len() && needle.as_bytes().starts_with(var));
+        if carries && let Ok(pid) = libc::pid_t::try_from(pid) {
+            // SAFETY: signalling a process that carries this server's marker.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn sweep(_marker: &str, _leader: u32) {}

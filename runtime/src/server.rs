@@ -1,0 +1,212 @@
+//! A running server: its address, its output, and the stop that always happens.
+
+use std::io;
+use std::net::SocketAddr;
+use std::process::{Child, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::output::Output;
+use crate::port::PortLease;
+use crate::{Error, Logs, ServerBuilder, Url, process, report, watchdog};
+
+/// A server started for a test; stopped, with everything it spawned, when dropped.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), with_server::Error> {
+/// use with_server::{Ready, Server};
+///
+/// let server = Server::builder("python3 -m http.server {port} --bind 127.0.0.1")
+///     .ready(Ready::http("/"))
+///     .start()
+///     .await?;
+/// assert!(server.base_url().starts_with("http://127.0.0.1:"));
+/// let status = server.stop().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    pub(crate) command: String,
+    pub(crate) name: Option<String>,
+    pub(crate) host: String,
+    pub(crate) addr: SocketAddr,
+    pub(crate) base_url: String,
+    pub(crate) url: Url,
+    pub(crate) child: Option<Child>,
+    pub(crate) output: Output,
+    pub(crate) grace: Duration,
+    pub(crate) logs: Logs,
+    pub(crate) marker: String,
+    pub(crate) keep: bool,
+    pub(crate) failed: AtomicBool,
+    pub(crate) quiet: bool,
+    // Released only after the process is gone: the port and the folder outlive the server.
+    pub(crate) _lease: Option<PortLease>,
+    pub(crate) _tmp: Option<TempDir>,
+}
+
+impl Server {
+    /// A builder for a server run by `cmdline`.
+    ///
+    /// The line is split into words as a POSIX shell splits them (quotes and backslashes), then
+    /// the placeholders `{port}`, `{host}`, `{url}`, `{tmp}` and those added with
+    /// [`ServerBuilder::placeholder`] are filled in each word, so a value with spaces never
+    /// splits a word. `{{` and `}}` stand for literal braces. No shell runs unless the line
+    /// names one (`sh -c '...'`).
+    pub fn builder(cmdline: impl Into<String>) -> ServerBuilder {
+        ServerBuilder::new(cmdline.into())
+    }
+
+    /// The base URL, `http://HOST:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The base URL joined with `path` (a `/` is added between them when `path` lacks it).
+    ///
+    /// ```no_run
+    /// # fn demo(server: &with_server::Server) {
+    /// let health = server.url("/health"); // "http://127.0.0.1:PORT/health"
+    /// # }
+    /// ```
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with('/') || path.is_empty() {
+            format!("{}{path}", self.base_url)
+        } else {
+            format!("{}/{path}", self.base_url)
+        }
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The host the server is reached at, as configured (`127.0.0.1` by default).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The socket address the probes used.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The process id of the server (the leader of its process group).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The name given with [`ServerBuilder::name`], if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The command line that runs, placeholders filled.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// What the server wrote to stdout and stderr so far, in the order it arrived (the last
+    /// MiB of it; earlier bytes are counted, not kept).
+    pub fn output(&self) -> String {
+        self.output.text()
+    }
+
+    /// Stops the server gracefully (see [`Server::stop_blocking`]) without blocking the async
+    /// runtime, and returns how its process exited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if waiting for the process failed.
+    pub async fn stop(self) -> Result<ExitStatus, Error> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => match handle.spawn_blocking(move || self.stop_blocking()).await {
+                Ok(result) => result,
+                Err(join) => std::panic::resume_unwind(join.into_panic()),
+            },
+            Err(_) => self.stop_blocking(),
+        }
+    }
+
+    /// Stops the server: SIGTERM to its process group, up to the grace period for it to exit,
+    /// SIGKILL to whatever is left, then reaps it. Dropping a `Server` does the same.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if waiting for the process failed.
+    pub fn stop_blocking(mut self) -> Result<ExitStatus, Error> {
+        let status = self.shutdown();
+        self.report();
+        let status = status.map_err(|source| Error::Io {
+            command: self.command.clone(),
+            action: "stopping the server",
+            source,
+        })?;
+        self.child = None;
+        Ok(status)
+    }
+
+    /// Marks the test as failed, so that `Logs::OnFailure` prints the output at the stop.
+    pub(crate) fn mark_failed(&self) {
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    fn shutdown(&mut self) -> io::Result<ExitStatus> {
+        let Some(child) = self.child.as_mut() else {
+            return Err(io::Error::other("the server was already stopped"));
+        };
+        let status = process::terminate(child, self.grace, &self.marker);
+        watchdog::release(child.id());
+        status
+    }
+
+    fn report(&self) {
+        let failed = self.failed.load(Ordering::Relaxed) || std::thread::panicking();
+        if !self.quiet && self.logs.prints(failed) {
+            report::print(&self.title(), &self.output.text());
+        }
+    }
+
+    fn title(&self) -> String {
+        let name = self
+            .name
+            .as_ref()
+            .map(|n| format!("{n}: "))
+            .unwrap_or_default();
+        format!(
+            "{name}`{}` (pid {}, {})",
+            self.command,
+            self.pid(),
+            self.base_url
+        )
+    }
+
+    /// Leaves the process running and unguarded, for `WITH_SERVER_KEEP`.
+    fn keep_running(&mut self) {
+        if let Some(child) = self.child.take() {
+            eprintln!(
+                "with-server: keeping {} running (WITH_SERVER_KEEP is set); stop it with `kill -TERM -{}`",
+                self.title(),
+                child.id()
+            );
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.is_none() {
+            return;
+        }
+        if self.keep {
+            self.keep_running();
+            return;
+        }
+        // Errors cannot leave a destructor; the group was signalled either way.
+        let _ = self.shutdown();
+        self.report();
+    }
+}
