@@ -2,7 +2,8 @@
 //! another process grabbed before the server bound it is replaced by a new one).
 
 use std::collections::HashMap;
-use std::io;
+use std::fs::File;
+use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use std::os::unix::process::CommandExt;
 
 use crate::cmdline::{self, CommandLine, Template, Values};
-use crate::output::Output;
+use crate::output::{Follow, Output};
 use crate::port::{self, PortLease};
 use crate::ready::{self, Probe, Seen};
 use crate::{Error, Logs, Ready, Server, Url, process, report, watchdog};
@@ -315,14 +316,30 @@ impl Plan {
         for (key, value) in &self.env {
             cmd.env(key, value.render(&values).map_err(|p| self.config(p))?);
         }
-        let (reader, writer) = io::pipe().map_err(io_error("creating the output pipe"))?;
-        let writer2 = writer
-            .try_clone()
-            .map_err(io_error("creating the output pipe"))?;
-        cmd.stdout(writer).stderr(writer2);
-        if !self.keep {
+        let reader = if self.keep {
+            let log = port::state_dir()
+                .map(|dir| dir.join(format!("{marker}.log")))
+                .map_err(io_error("creating the log file"))?;
+            let file = File::create(&log).map_err(io_error("creating the log file"))?;
+            let both = file
+                .try_clone()
+                .map_err(io_error("creating the log file"))?;
+            cmd.stdout(file).stderr(both);
+            eprintln!(
+                "with-server: WITH_SERVER_KEEP is set; the output of `{command}` goes to {}",
+                log.display()
+            );
+            let reader = File::open(&log).map_err(io_error("reading the log file"))?;
+            Box::new(Follow(reader)) as Box<dyn Read + Send>
+        } else {
+            let (reader, writer) = io::pipe().map_err(io_error("creating the output pipe"))?;
+            let both = writer
+                .try_clone()
+                .map_err(io_error("creating the output pipe"))?;
+            cmd.stdout(writer).stderr(both);
             watchdog::ensure();
-        }
+            Box::new(reader)
+        };
         let child = cmd.spawn();
         // The command holds our copies of the pipe's write end; the pipe closes only when the
         // server and everything it spawned have closed theirs.

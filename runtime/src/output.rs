@@ -47,7 +47,10 @@ pub(crate) struct Match {
 
 impl Output {
     /// Starts draining `pipe` on a thread of its own; `watch` is the readiness regex, if any.
-    pub(crate) fn capture(pipe: io::PipeReader, watch: Option<Regex>) -> io::Result<Output> {
+    pub(crate) fn capture(
+        pipe: impl Read + Send + 'static,
+        watch: Option<Regex>,
+    ) -> io::Result<Output> {
         let output = Output {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
@@ -72,7 +75,7 @@ impl Output {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    fn drain(&self, mut pipe: io::PipeReader) {
+    fn drain(&self, mut pipe: impl Read) {
         let mut chunk = vec![0; 64 << 10];
         loop {
             let read = match pipe.read(&mut chunk) {
@@ -215,6 +218,22 @@ impl State {
         } else {
             self.line = line;
             self.line.clear();
+        }
+    }
+}
+
+/// Reads a log file as it grows, for a server kept running after its test: its output goes to
+/// a file rather than a pipe, since a pipe would break (SIGPIPE) when this process exits.
+#[derive(Debug)]
+pub(crate) struct Follow(pub(crate) std::fs::File);
+
+impl Read for Follow {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.0.read(buf)? {
+                0 => std::thread::sleep(Duration::from_millis(5)),
+                n => return Ok(n),
+            }
         }
     }
 }

@@ -52,22 +52,18 @@ fn lock_file(port: u16) -> io::Result<File> {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(lock_dir()?.join(format!("port-{port}.lock")))
+        .open(state_dir()?.join(format!("port-{port}.lock")))
 }
 
-fn lock_dir() -> io::Result<&'static PathBuf> {
+/// This user's folder for port locks and the logs of kept servers.
+pub(crate) fn state_dir() -> io::Result<&'static PathBuf> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
         // One folder a user: a folder another user created would not let us create files.
         let dir = std::env::temp_dir().join(format!("with-server-{}", user_id()));
         std::fs::create_dir_all(&dir)
             .map(|()| dir.clone())
-            .map_err(|err| {
-                format!(
-                    "cannot create the port lock folder {}: {err}",
-                    dir.display()
-                )
-            })
+            .map_err(|err| format!("cannot create the folder {}: {err}", dir.display()))
     });
     dir.as_ref().map_err(|err| io::Error::other(err.clone()))
 }

@@ -186,13 +186,13 @@ impl Server {
 
     /// Leaves the process running and unguarded, for `WITH_SERVER_KEEP`.
     fn keep_running(&mut self) {
-        if let Some(child) = self.child.take() {
-            eprintln!(
-                "with-server: keeping {} running (WITH_SERVER_KEEP is set); stop it with `kill -TERM -{}`",
-                self.title(),
-                child.id()
-            );
-        }
+        eprintln!(
+            "with-server: WITH_SERVER_KEEP is set, so {} keeps running; stop it with `kill -TERM -{}`",
+            self.title(),
+            self.pid()
+        );
+        // Forgotten, not dropped: the process stays running and unreaped.
+        self.child = None;
     }
 }
 
