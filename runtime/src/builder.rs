@@ -16,14 +16,16 @@ use crate::cmdline::{self, CommandLine, Template, Values};
 use crate::output::{Follow, Output};
 use crate::port::{self, PortLease};
 use crate::ready::{self, Probe, Seen};
-use crate::{Error, Logs, Ready, Server, Url, process, report, watchdog};
+use crate::{Error, Logs, Ready, Server, Url, owner, process, report, watchdog};
 
 /// How many times a server on a picked port is started when it loses its port to another
 /// process between the pick and its own bind.
 const LAUNCHES: u32 = 3;
-/// Readiness polls start this fast and slow down to `SLOWEST_POLL`; output from the server wakes
-/// the poll at once (servers tend to print as they start listening).
+/// Readiness is polled every `FASTEST_POLL` during the first `FAST_PHASE` (where small servers
+/// get ready), then slows down to `SLOWEST_POLL`; output from the server wakes the poll at once
+/// (servers tend to print as they start listening).
 const FASTEST_POLL: Duration = Duration::from_micros(100);
+const FAST_PHASE: Duration = Duration::from_millis(20);
 const SLOWEST_POLL: Duration = Duration::from_millis(1);
 
 /// Configures and starts a [`Server`]; made by [`Server::builder`].
@@ -349,8 +351,9 @@ impl Plan {
             cwd: cwd.clone(),
             source,
         })?;
+        let pid = child.id();
         if !self.keep {
-            watchdog::guard(child.id());
+            watchdog::guard(pid);
         }
         let watch = match &b.ready.probe {
             Probe::Log(Ok(regex)) => Some(regex.clone()),
@@ -371,17 +374,13 @@ impl Plan {
             marker,
             keep: self.keep,
             failed: AtomicBool::new(false),
-            quiet: false,
-            _lease: lease,
-            _tmp: tmp,
+            pid,
+            lease,
+            tmp,
         };
         match self.wait_ready(&mut server) {
             Ok(()) => Ok(server),
-            Err(failure) => {
-                // The error carries the output; printing it again at the stop would repeat it.
-                server.quiet = true;
-                Err(self.after_failure(server, failure, attempt))
-            }
+            Err(failure) => Err(self.after_failure(server, failure, attempt)),
         }
     }
 
@@ -406,7 +405,7 @@ impl Plan {
                 },
             };
             let last_seen = match seen {
-                Seen::Ready => return Ok(()),
+                Seen::Ready => return self.confirm_ours(server),
                 Seen::NotYet(what) => what,
             };
             if let Some(child) = &server.child
@@ -421,7 +420,20 @@ impl Plan {
             server
                 .output
                 .wait_past(generation, (now + pause).min(deadline));
-            pause = (pause + pause / 4).min(SLOWEST_POLL);
+            if now - started > FAST_PHASE {
+                pause = (pause + pause / 4).min(SLOWEST_POLL);
+            }
+        }
+    }
+
+    /// A probe that connected must have reached the server, not a foreign listener.
+    fn confirm_ours(&self, server: &Server) -> Result<(), Waited> {
+        if matches!(self.builder.ready.probe, Probe::Log(_)) {
+            return Ok(());
+        }
+        match owner::tree_listens(server.pid(), server.addr) {
+            Some(false) => Err(Waited::NotOurs),
+            Some(true) | None => Ok(()),
         }
     }
 
@@ -447,21 +459,16 @@ impl Plan {
             // Let the pipe close so the server's last words are in the buffer.
             server.output.wait_closed(Duration::from_millis(200));
         }
-        let status = server
-            .child
-            .as_mut()
-            .map(|child| process::terminate(child, self.builder.grace, &server.marker));
-        if let Some(child) = server.child.take() {
-            watchdog::release(child.id());
-        }
+        // Stopped here, not by `Drop`: the error carries the output, so it is not printed.
+        let status = server.shutdown();
         let output = server.output.tail();
         match (failure, status) {
-            (_, Some(Err(source))) => Failure::Fatal(Error::Io {
+            (_, Err(source)) => Failure::Fatal(Error::Io {
                 command,
                 action: "stopping the server",
                 source,
             }),
-            (Waited::Exited, Some(Ok(status))) => {
+            (Waited::Exited, Ok(status)) => {
                 let lost = self.builder.port == 0 && !self.port_from_log() && port::taken(addr);
                 let err = Error::ExitedEarly {
                     command,
@@ -485,19 +492,24 @@ impl Plan {
                 last_seen,
                 output,
             }),
+            (Waited::NotOurs, _) => Failure::Fatal(Error::NotOurs {
+                command,
+                addr,
+                output,
+            }),
             (Waited::BadPort, _) => Failure::Fatal(Error::Config {
                 command,
                 problem: format!(
                     "a line matched the ready regex, but its `port` group is not a port number (1-65535)\nlast lines of its output:\n{output}"
                 ),
             }),
-            (Waited::Exited, None) => Failure::Fatal(self.config("the server vanished".into())),
         }
     }
 }
 
 enum Waited {
     Exited,
+    NotOurs,
     TimedOut(String),
     BadPort,
 }

@@ -179,8 +179,9 @@ impl fmt::Display for Error {
             } => {
                 write!(
                     f,
-                    "server `{command}`: the socket that answered on {addr} belongs to another \
-                     process, not to the server or anything it started; the server was stopped"
+                    "server `{command}`: the socket listening on {addr} is held by another \
+                     process, not by the server nor any of its descendants, so readiness was \
+                     answered by somebody else's server; the server was stopped"
                 )?;
                 write_output(f, output)
             }

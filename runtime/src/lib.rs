@@ -75,6 +75,8 @@ mod cmdline;
 mod error;
 mod inject;
 mod output;
+mod owner;
+mod pool;
 mod port;
 mod process;
 mod ready;

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
+use crate::pool;
+
 /// How much output is kept: the last this many bytes.
 const KEPT_BYTES: usize = 1 << 20;
 /// A line longer than this is matched by its first part only.
@@ -61,9 +63,7 @@ impl Output {
             }),
         };
         let drain = output.clone();
-        std::thread::Builder::new()
-            .name("with-server-output".into())
-            .spawn(move || drain.drain(pipe))?;
+        pool::run(move || drain.drain(pipe))?;
         Ok(output)
     }
 

@@ -60,7 +60,15 @@ pub(crate) fn state_dir() -> io::Result<&'static PathBuf> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
         // One folder a user: a folder another user created would not let us create files.
-        let dir = std::env::temp_dir().join(format!("with-server-{}", user_id()));
+        // tmpfs where there is one: creating a lock file there costs microseconds, on a disk
+        // a tenth of a millisecond, and a new port means a new file.
+        let shm = std::path::Path::new("/dev/shm");
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!("with-server-{}", user_id()));
         std::fs::create_dir_all(&dir)
             .map(|()| dir.clone())
             .map_err(|err| format!("cannot create the folder {}: {err}", dir.display()))

@@ -10,7 +10,7 @@ use tempfile::TempDir;
 
 use crate::output::Output;
 use crate::port::PortLease;
-use crate::{Error, Logs, ServerBuilder, Url, process, report, watchdog};
+use crate::{Error, Logs, ServerBuilder, Url, pool, process, report, watchdog};
 
 /// A server started for a test; stopped, with everything it spawned, when dropped.
 ///
@@ -41,10 +41,10 @@ pub struct Server {
     pub(crate) marker: String,
     pub(crate) keep: bool,
     pub(crate) failed: AtomicBool,
-    pub(crate) quiet: bool,
-    // Released only after the process is gone: the port and the folder outlive the server.
-    pub(crate) _lease: Option<PortLease>,
-    pub(crate) _tmp: Option<TempDir>,
+    pub(crate) pid: u32,
+    // Released only after the process and its descendants are gone.
+    pub(crate) lease: Option<PortLease>,
+    pub(crate) tmp: Option<TempDir>,
 }
 
 impl Server {
@@ -96,7 +96,7 @@ impl Server {
 
     /// The process id of the server (the leader of its process group).
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.pid
     }
 
     /// The name given with [`ServerBuilder::name`], if any.
@@ -140,13 +140,11 @@ impl Server {
     pub fn stop_blocking(mut self) -> Result<ExitStatus, Error> {
         let status = self.shutdown();
         self.report();
-        let status = status.map_err(|source| Error::Io {
+        status.map_err(|source| Error::Io {
             command: self.command.clone(),
             action: "stopping the server",
             source,
-        })?;
-        self.child = None;
-        Ok(status)
+        })
     }
 
     /// Marks the test as failed, so that `Logs::OnFailure` prints the output at the stop.
@@ -154,18 +152,27 @@ impl Server {
         self.failed.store(true, Ordering::Relaxed);
     }
 
-    fn shutdown(&mut self) -> io::Result<ExitStatus> {
-        let Some(child) = self.child.as_mut() else {
+    /// Stops the process group and reaps the leader. Descendants that left the group are
+    /// swept on a background thread, which holds the port and the `{tmp}` folder until done,
+    /// so the next server on that port cannot meet them.
+    pub(crate) fn shutdown(&mut self) -> io::Result<ExitStatus> {
+        let Some(mut child) = self.child.take() else {
             return Err(io::Error::other("the server was already stopped"));
         };
-        let status = process::terminate(child, self.grace, &self.marker);
-        watchdog::release(child.id());
+        let status = process::terminate(&mut child, self.grace);
+        watchdog::release(self.pid);
+        let (marker, leader) = (self.marker.clone(), self.pid);
+        let (lease, tmp) = (self.lease.take(), self.tmp.take());
+        pool::run_or_inline(move || {
+            process::sweep(&marker, leader);
+            drop((lease, tmp));
+        });
         status
     }
 
     fn report(&self) {
         let failed = self.failed.load(Ordering::Relaxed) || std::thread::panicking();
-        if !self.quiet && self.logs.prints(failed) {
+        if self.logs.prints(failed) {
             report::print(&self.title(), &self.output.text());
         }
     }

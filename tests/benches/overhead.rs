@@ -1,0 +1,218 @@
+//! What with-server adds on top of a server's own start-up, against a hand-written loop on the
+//! same server, in one process, interleaved round by round so machine drift hits all alike.
+//!
+//! ```text
+//! cargo bench -p with-server-tests --bench overhead               # 40 rounds
+//! cargo bench -p with-server-tests --bench overhead -- --rounds 10
+//! ```
+//!
+//! Per fresh server it measures (a) a hand-written loop: spawn, poll a TCP connect every
+//! 0.2 ms, SIGTERM, reap; (b) `Server::builder(..).start_blocking()` then drop; (c)
+//! `start().await` then `stop().await`. On the fixture server (tiny) and on
+//! `python3 -m http.server`. Plus the readiness latency (from the moment the fixture has bound
+//! its port, a CLOCK_MONOTONIC stamp it prints, to `start_blocking` returning), the teardown
+//! time of a well-behaved server, and 200 servers through 2 threads, as `cargo test` would run
+//! 200 tests on this 2-core machine.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use with_server::{Ready, Server};
+
+const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture");
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Tiny,
+    Python,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Tiny => "fixture (tiny Rust server)",
+            Kind::Python => "python3 -m http.server",
+        }
+    }
+
+    fn cmdline(self) -> String {
+        match self {
+            Kind::Tiny => format!("{FIXTURE} --port {{port}}"),
+            Kind::Python => "python3 -m http.server {port} --bind 127.0.0.1".to_string(),
+        }
+    }
+
+    fn argv(self, port: u16) -> Vec<String> {
+        self.cmdline()
+            .replace("{port}", &port.to_string())
+            .split(' ')
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// (a): what people write by hand.
+fn hand_loop(kind: Kind) -> Duration {
+    let started = Instant::now();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let argv = kind.argv(port);
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(child.try_wait().expect("try_wait").is_none(), "server exited");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    child.wait().expect("wait");
+    started.elapsed()
+}
+
+/// (b): the sync builder, stopped by drop; also returns the teardown time.
+fn builder_sync(kind: Kind) -> (Duration, Duration) {
+    let started = Instant::now();
+    let server = Server::builder(kind.cmdline()).start_blocking().expect("start");
+    let stopping = Instant::now();
+    drop(server);
+    (started.elapsed(), stopping.elapsed())
+}
+
+/// (c): the async builder, stopped explicitly.
+fn builder_async(kind: Kind, runtime: &tokio::runtime::Runtime) -> Duration {
+    runtime.block_on(async {
+        let started = Instant::now();
+        let server = Server::builder(kind.cmdline()).start().await.expect("start");
+        server.stop().await.expect("stop");
+        started.elapsed()
+    })
+}
+
+fn monotonic_ns() -> u128 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into `now`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
+}
+
+/// From the fixture's bind to `start_blocking` returning, for a probe of each kind.
+fn readiness_latency(ready: Ready) -> Duration {
+    let server = Server::builder(format!("{FIXTURE} --port {{port}} --stamp --http"))
+        .ready(ready)
+        .start_blocking()
+        .expect("start");
+    let returned = monotonic_ns();
+    let bound = loop {
+        let output = server.output();
+        if let Some(ns) = output
+            .lines()
+            .find_map(|line| line.strip_prefix("bound-at-ns "))
+            .and_then(|ns| ns.trim().parse::<u128>().ok())
+        {
+            break ns;
+        }
+        std::thread::yield_now();
+    };
+    Duration::from_nanos(u64::try_from(returned.saturating_sub(bound)).expect("fits"))
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut rounds = 40;
+    while let Some(arg) = args.next() {
+        if arg == "--rounds" {
+            rounds = args.next().and_then(|n| n.parse().ok()).expect("--rounds N");
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    // Warm-up: page cache, the watchdog, Python's bytecode cache.
+    for kind in [Kind::Tiny, Kind::Python] {
+        hand_loop(kind);
+        builder_sync(kind);
+        builder_async(kind, &runtime);
+    }
+
+    println!("with-server overhead benchmark: {rounds} rounds (python: a quarter of them), medians");
+    for kind in [Kind::Tiny, Kind::Python] {
+        let rounds = if kind == Kind::Python { (rounds / 4).max(3) } else { rounds };
+        let (mut hand, mut sync, mut asynch, mut teardown) = (vec![], vec![], vec![], vec![]);
+        for round in 0..rounds {
+            // Rotate the order so neither goes first every time.
+            for slot in 0..3 {
+                match (round + slot) % 3 {
+                    0 => hand.push(hand_loop(kind)),
+                    1 => {
+                        let (total, stop) = builder_sync(kind);
+                        sync.push(total);
+                        teardown.push(stop);
+                    }
+                    _ => asynch.push(builder_async(kind, &runtime)),
+                }
+            }
+        }
+        let (a, b, c) = (median(hand), median(sync), median(asynch));
+        let ratio = |x: Duration| x.as_secs_f64() / a.as_secs_f64();
+        println!("\n{}", kind.label());
+        println!("  (a) hand-written spawn/poll/kill loop  {}", ms(a));
+        println!("  (b) start_blocking + drop              {}   ratio {:.3}", ms(b), ratio(b));
+        println!("  (c) start().await + stop().await       {}   ratio {:.3}", ms(c), ratio(c));
+        println!("  teardown (drop) of the server          {}", ms(median(teardown)));
+    }
+
+    println!("\nreadiness latency: fixture has bound its port -> start_blocking returned");
+    for (label, ready) in [
+        ("tcp", Ready::tcp()),
+        ("http(\"/\")", Ready::http("/")),
+        ("log(\"bound-at-ns\")", Ready::log("bound-at-ns")),
+    ] {
+        let samples = (0..rounds).map(|_| readiness_latency(ready.clone())).collect();
+        println!("  {label:<20} {}", ms(median(samples)));
+    }
+
+    let servers = 200;
+    let threads = 2;
+    let hand_each = median((0..rounds).map(|_| hand_loop(Kind::Tiny)).collect());
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                for _ in 0..servers / threads {
+                    builder_sync(Kind::Tiny);
+                }
+            });
+        }
+    });
+    let wall = started.elapsed();
+    let budget = hand_each * servers / threads;
+    println!(
+        "\n{servers} fresh tiny servers on {threads} threads: {} (200 x (a) / {threads} = {}; ratio {:.3})",
+        ms(wall),
+        ms(budget),
+        wall.as_secs_f64() / budget.as_secs_f64()
+    );
+}
