@@ -160,11 +160,12 @@ impl Server {
             return Err(io::Error::other("the server was already stopped"));
         };
         let status = process::terminate(&mut child, self.grace);
-        watchdog::release(self.pid);
         let (marker, leader) = (self.marker.clone(), self.pid);
         let (lease, tmp) = (self.lease.take(), self.tmp.take());
         pool::run_or_inline(move || {
             process::sweep(&marker, leader);
+            // Should this process die before this point, the watchdog sweeps instead.
+            watchdog::release(leader);
             drop((lease, tmp));
         });
         status

@@ -16,6 +16,8 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::process::MARKER;
 
+// A group is released only after the runtime has swept for its escaped descendants, so when
+// nothing is left to guard at the end, there is nothing to sweep for either.
 const SCRIPT: &str = r#"
 trap '' INT TERM HUP QUIT
 groups=''
@@ -27,11 +29,10 @@ while read -r op pgid; do
        groups=$kept ;;
   esac
 done
+[ -n "$groups" ] || exit 0
 for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done
-for f in /proc/[0-9]*/environ; do
-  if grep -qz "^$1" "$f" 2>/dev/null; then
-    p=${f#/proc/}; kill -KILL "${p%/environ}" 2>/dev/null
-  fi
+grep -lz "^$1" /proc/[0-9]*/environ 2>/dev/null | while IFS=/ read -r _ _ pid _; do
+  kill -KILL "$pid" 2>/dev/null
 done
 "#;
 
@@ -64,7 +65,7 @@ pub(crate) fn guard(pgid: u32) {
     send(&format!("+ {pgid}\n"));
 }
 
-/// Stops guarding `pgid` (it was stopped, or is deliberately kept running).
+/// Stops guarding `pgid`: it was stopped and swept for escaped descendants.
 pub(crate) fn release(pgid: u32) {
     send(&format!("- {pgid}\n"));
 }
