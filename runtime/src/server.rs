@@ -152,21 +152,23 @@ impl Server {
         self.failed.store(true, Ordering::Relaxed);
     }
 
-    /// Stops the process group and reaps the leader. Descendants that left the group are
-    /// swept on a background thread, which holds the port and the `{tmp}` folder until done,
-    /// so the next server on that port cannot meet them.
+    /// Stops the process group, reaps the leader and removes `{tmp}`. Descendants that left
+    /// the group are swept on a background thread, which holds the port until done, so the
+    /// next server on that port cannot meet them.
     pub(crate) fn shutdown(&mut self) -> io::Result<ExitStatus> {
         let Some(mut child) = self.child.take() else {
             return Err(io::Error::other("the server was already stopped"));
         };
         let status = process::terminate(&mut child, self.grace);
-        let (marker, leader) = (self.marker.clone(), self.pid);
-        let (lease, tmp) = (self.lease.take(), self.tmp.take());
+        // Removed here, not in the background: a test binary may exit right after the test,
+        // and nothing would remove the folder then.
+        drop(self.tmp.take());
+        let (marker, leader, lease) = (self.marker.clone(), self.pid, self.lease.take());
         pool::run_or_inline(move || {
             process::sweep(&marker, leader);
-            // Should this process die before this point, the watchdog sweeps instead.
+            // Should this process exit before this point, the watchdog sweeps instead.
             watchdog::release(leader);
-            drop((lease, tmp));
+            drop(lease);
         });
         status
     }

@@ -1,43 +1,44 @@
 //! A small, scriptable server for the integration tests of with-server.
 //!
-//! Every flag is optional and flags combine. Startup runs in this order, so a test can put
-//! output before or after the moment the port is bound:
+//! Every flag is optional and flags combine. Startup runs in the order below, so a test can
+//! put output before or after the moment the port is bound.
 //!
-//! 1. `--pid-file PATH`            write this process's pid to PATH
-//! 2. `--ignore-sigterm`           ignore SIGTERM (only SIGKILL stops it)
-//!    `--sigterm-exit CODE`        exit with CODE on SIGTERM
-//! 3. `--echo-env NAME`            print `NAME=value` (`NAME unset` when missing); repeatable
-//!    `--pwd`                      print `pwd <current dir>`
-//!    `--say TEXT`                 print TEXT to stdout; repeatable
-//!    `--say-stderr TEXT`          print TEXT to stderr; repeatable
-//! 4. `--spawn-daemon`             fork a grandchild that calls setsid() (so it leaves the
-//!                                 process group and the session), points its stdio at
-//!                                 /dev/null and sleeps forever; print `daemon pid <PID>`
-//!    `--spawn-child`              start a copy of this program with `--never-listen` that
-//!                                 shares the process group and the output pipes; print
-//!                                 `child pid <PID>`
-//! 5. `--print-lines N`            print `line 1` .. `line N` to stdout
-//!    `--print-stderr-lines N`     print `err line 1` .. `err line N` to stderr
-//!    `--print-bytes N`            write N bytes of 100-byte lines to stdout, then print
-//!                                 `printed N bytes`; as this happens before the port is
-//!                                 bound, a reader that stops draining the pipe keeps the
-//!                                 server from ever becoming ready
-//! 6. `--exit-early CODE`          print `exiting with CODE` to stderr and exit with CODE
-//!    `--never-listen`             print `not listening` and stay alive without binding
-//!    `--slow-start MS`            sleep MS milliseconds
-//! 7. bind `--host H` (default 127.0.0.1) and the port: `--port N`, else the environment
-//!    variable `PORT`, else 0 (the kernel picks one); a bind error is printed to stderr and
-//!    ends the process with status 1
-//! 8. `--announce`                 print `listening on HOST:PORT` (the bound address)
-//!    `--announce-stderr`          the same line on stderr
-//!    `--stamp`                    print `bound-at-ns <N>`, N being CLOCK_MONOTONIC in ns
-//!    `--exit-after-bind CODE`     exit with CODE right after binding
-//! 9. serve. Plain TCP by default: every connection is accepted and closed. With `--http`,
-//!    every request gets a small HTTP/1.1 answer with `Connection: close`, and a line
-//!    `request METHOD PATH -> STATUS` is printed:
-//!    `--status N`                 answer status N (default 200)
-//!    `--status-after N:M`         answer M to the first N requests, then as above;
-//!                                 `/health` is not counted and always gets `--status`
+//! ```text
+//! --pid-file PATH          write this process's pid to PATH
+//! --ignore-sigterm         ignore SIGTERM (only SIGKILL stops it)
+//! --sigterm-exit CODE      exit with CODE on SIGTERM
+//! --echo-env NAME          print `NAME=value`, or `NAME unset`; repeatable
+//! --pwd                    print `pwd <current dir>`
+//! --say TEXT               print TEXT to stdout; repeatable
+//! --say-stderr TEXT        print TEXT to stderr; repeatable
+//! --spawn-daemon           fork a grandchild that calls setsid() (leaving the process group
+//!                          and the session), points its stdio at /dev/null and sleeps
+//!                          forever; print `daemon pid <PID>`
+//! --spawn-child            start a copy of this program with `--never-listen` that shares
+//!                          the process group and the output pipes; print `child pid <PID>`
+//! --print-lines N          print `line 1` .. `line N` to stdout
+//! --print-stderr-lines N   print `err line 1` .. `err line N` to stderr
+//! --print-bytes N          write N bytes of 100-byte lines to stdout, then print
+//!                          `printed N bytes`; as this comes before the port is bound, a
+//!                          reader that stops draining the pipe keeps the server from ever
+//!                          becoming ready
+//! --exit-early CODE        print `exiting with CODE` to stderr and exit with CODE
+//! --never-listen           print `not listening` and stay alive without binding
+//! --slow-start MS          sleep MS milliseconds before binding
+//! --host H --port N        the address to bind: H defaults to 127.0.0.1, N to the
+//!                          environment variable PORT, else 0 (the kernel picks); a bind
+//!                          error is printed to stderr and ends the process with status 1
+//! --stamp                  print `bound-at-ns <N>`, N being CLOCK_MONOTONIC in ns
+//! --announce               print `listening on HOST:PORT` (the bound address)
+//! --announce-stderr        the same line on stderr
+//! --exit-after-bind CODE   exit with CODE right after binding
+//! --http                   answer HTTP instead of accepting and closing plain TCP
+//!                          connections; each request gets a small HTTP/1.1 answer with
+//!                          `Connection: close` and prints `request METHOD PATH -> STATUS`
+//! --status N               the status to answer (default 200)
+//! --status-after N:M       answer M to the first N requests, then as above; `/health` is
+//!                          not counted and always gets `--status`
+//! ```
 //!
 //! Every line is flushed as soon as it is written, since stdout is a pipe, not a terminal.
 //! A malformed command line prints the usage to stderr and exits with status 2.
@@ -144,10 +145,10 @@ fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
 }
 
 fn run(o: &Options) {
-    if let Some(path) = &o.pid_file {
-        if let Err(e) = std::fs::write(path, process::id().to_string()) {
-            fail(&format!("cannot write pid file {path}: {e}"));
-        }
+    if let Some(path) = &o.pid_file
+        && let Err(e) = std::fs::write(path, process::id().to_string())
+    {
+        fail(&format!("cannot write pid file {path}: {e}"));
     }
     if o.ignore_sigterm {
         // SAFETY: setting a disposition to SIG_IGN runs no code in the handler context.
@@ -264,6 +265,14 @@ extern "C" fn exit_on_sigterm(_: libc::c_int) {
 }
 
 fn spawn_daemon() {
+    // The child reports through this pipe once it has left, so that `daemon pid` is only
+    // printed for a process already outside the group and the session.
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe(2) fills in.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        fail(&format!("pipe failed: {}", io::Error::last_os_error()));
+    }
+    let [read_end, write_end] = fds;
     // SAFETY: the process is still single-threaded here, so the child may run any code.
     let pid = unsafe { libc::fork() };
     match pid {
@@ -271,6 +280,7 @@ fn spawn_daemon() {
         0 => {
             // SAFETY: plain system calls on descriptors this process owns.
             unsafe {
+                libc::close(read_end);
                 libc::setsid();
                 let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
                 if null >= 0 {
@@ -278,10 +288,21 @@ fn spawn_daemon() {
                     libc::dup2(null, 1);
                     libc::dup2(null, 2);
                 }
+                libc::write(write_end, b"x".as_ptr().cast(), 1);
+                libc::close(write_end);
             }
             sleep_forever();
         }
-        pid => say(&format!("daemon pid {pid}")),
+        pid => {
+            let mut byte = 0u8;
+            // SAFETY: reads one byte into `byte`; the descriptors are this process's own.
+            unsafe {
+                libc::close(write_end);
+                libc::read(read_end, (&raw mut byte).cast(), 1);
+                libc::close(read_end);
+            }
+            say(&format!("daemon pid {pid}"));
+        }
     }
 }
 

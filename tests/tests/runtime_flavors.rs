@@ -1,0 +1,105 @@
+//! The builder from each kind of test: `start_blocking` from a plain `#[test]`, `start().await`
+//! from `#[tokio::test]` on a current-thread or a multi-thread runtime.
+
+mod common;
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{assert_gone, fixture_cmd, http_get};
+use with_server::{Ready, Server};
+
+#[test]
+fn start_blocking_from_a_plain_test() {
+    let server = Server::builder(fixture_cmd("--http --slow-start 200"))
+        .ready(Ready::http("/"))
+        .start_blocking()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(http_get(server.addr(), "/").0, 200);
+    let pid = server.pid();
+    server.stop_blocking().unwrap();
+    assert_gone(pid, "the server", Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn start_await_on_a_current_thread_runtime() {
+    let server = Server::builder(fixture_cmd("--http --slow-start 200"))
+        .ready(Ready::http("/"))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let response = reqwest::get(server.url("/from-current-thread"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let pid = server.pid();
+    server.stop().await.unwrap();
+    assert_gone(pid, "the server", Duration::from_secs(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_await_on_a_multi_thread_runtime() {
+    let server = Server::builder(fixture_cmd("--http --slow-start 200"))
+        .ready(Ready::http("/"))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let response = reqwest::get(server.url("/from-multi-thread"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let pid = server.pid();
+    drop(server);
+    assert_gone(pid, "the server", Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn servers_start_concurrently_on_one_thread() {
+    // Both wait 500 ms before listening; started together they are ready in well under 1 s,
+    // so waiting for one does not block the other.
+    let began = std::time::Instant::now();
+    let (a, b) = tokio::join!(
+        Server::builder(fixture_cmd("--slow-start 500")).start(),
+        Server::builder(fixture_cmd("--slow-start 500")).start(),
+    );
+    let (a, b) = (
+        a.unwrap_or_else(|e| panic!("{e}")),
+        b.unwrap_or_else(|e| panic!("{e}")),
+    );
+    assert!(
+        began.elapsed() < Duration::from_millis(950),
+        "the two starts ran one after the other: {:?}",
+        began.elapsed()
+    );
+    TcpStream::connect(a.addr()).unwrap();
+    TcpStream::connect(b.addr()).unwrap();
+}
+
+#[tokio::test]
+async fn dropping_a_server_inside_a_runtime_does_not_panic() {
+    let server = Server::builder(fixture_cmd(""))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pid = server.pid();
+    drop(server);
+    assert_gone(pid, "the server", Duration::from_secs(2));
+}
+
+#[test]
+fn a_server_outlives_the_runtime_that_started_it() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime
+        .block_on(Server::builder(fixture_cmd("")).start())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pid = server.pid();
+    drop(runtime);
+    // The server outlives the runtime it was started on, and still stops on drop.
+    TcpStream::connect(server.addr()).unwrap();
+    drop(server);
+    assert_gone(pid, "the server", Duration::from_secs(2));
+}

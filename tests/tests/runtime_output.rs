@@ -1,0 +1,55 @@
+//! `Server::output()`: what the server wrote to stdout and stderr so far, never mixed into
+//! the test's own output.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{fixture_cmd, http_get, start, wait_for_output};
+use with_server::{Ready, Server};
+
+#[test]
+fn output_holds_both_stdout_and_stderr() {
+    let server = start(Server::builder(fixture_cmd(
+        "--print-lines 3 --print-stderr-lines 2 --port {port}",
+    )));
+    let output = wait_for_output(&server, "err line 2", Duration::from_secs(5));
+    let output = if output.contains("line 3\n") {
+        output
+    } else {
+        wait_for_output(&server, "line 3\n", Duration::from_secs(5))
+    };
+    for line in ["line 1", "line 2", "line 3", "err line 1", "err line 2"] {
+        assert!(
+            output.lines().any(|l| l == line),
+            "no {line:?} in:\n{output}"
+        );
+    }
+}
+
+#[test]
+fn output_keeps_the_order_of_each_stream() {
+    let server = start(Server::builder(fixture_cmd(
+        "--print-lines 200 --port {port}",
+    )));
+    let output = wait_for_output(&server, "line 200\n", Duration::from_secs(5));
+    let numbers: Vec<u32> = output
+        .lines()
+        .filter_map(|line| line.strip_prefix("line "))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=200).collect::<Vec<_>>());
+}
+
+#[test]
+fn output_grows_while_the_server_runs() {
+    let server = start(Server::builder(fixture_cmd("--http")).ready(Ready::http("/first")));
+    wait_for_output(&server, "request GET /first", Duration::from_secs(5));
+    assert!(!server.output().contains("/second"));
+    assert_eq!(http_get(server.addr(), "/second").0, 200);
+    wait_for_output(
+        &server,
+        "request GET /second -> 200",
+        Duration::from_secs(5),
+    );
+}

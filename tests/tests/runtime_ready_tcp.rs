@@ -1,0 +1,80 @@
+//! `Ready::tcp()`, the default: the server counts as ready once a TCP connect succeeds.
+
+mod common;
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{
+    fixture_cmd, is_alive, monotonic_ns, number_after, read_pid_file, scratch_dir, start,
+    wait_for_output,
+};
+use with_server::{Ready, Server};
+
+#[test]
+fn start_returns_only_once_the_port_accepts_connections() {
+    let began = Instant::now();
+    let server = start(Server::builder(fixture_cmd("--slow-start 400")));
+    assert!(
+        began.elapsed() >= Duration::from_millis(400),
+        "start returned after {:?}, before the server could have bound its port",
+        began.elapsed()
+    );
+    TcpStream::connect(server.addr())
+        .unwrap_or_else(|e| panic!("the ready server at {} refused: {e}", server.addr()));
+}
+
+#[test]
+fn explicit_tcp_probe_behaves_like_the_default() {
+    let server = start(Server::builder(fixture_cmd("--slow-start 200")).ready(Ready::tcp()));
+    TcpStream::connect(server.addr()).unwrap();
+}
+
+#[test]
+fn address_accessors_agree_with_each_other() {
+    let server = start(Server::builder(fixture_cmd("--announce")));
+    let port = server.port();
+    assert_ne!(port, 0);
+    assert_eq!(server.host(), "127.0.0.1");
+    assert_eq!(server.base_url(), format!("http://127.0.0.1:{port}"));
+    assert_eq!(
+        server.url("/a/b?c=d"),
+        format!("http://127.0.0.1:{port}/a/b?c=d")
+    );
+    assert_eq!(server.addr(), ([127, 0, 0, 1], port).into());
+    let output = wait_for_output(&server, "listening on", Duration::from_secs(5));
+    assert!(
+        output.contains(&format!("listening on 127.0.0.1:{port}\n")),
+        "the server bound another port than {port}:\n{output}"
+    );
+}
+
+#[test]
+fn pid_is_the_server_process() {
+    let scratch = scratch_dir("pid");
+    let pid_file = scratch.join("pid");
+    let server = start(Server::builder(fixture_cmd(&format!(
+        "--pid-file '{}'",
+        pid_file.display()
+    ))));
+    assert_eq!(
+        server.pid(),
+        read_pid_file(&pid_file, Duration::from_secs(5))
+    );
+    assert!(is_alive(server.pid()));
+}
+
+#[test]
+fn readiness_is_seen_soon_after_the_port_is_bound() {
+    let server = start(Server::builder(fixture_cmd("--slow-start 100 --stamp")));
+    let ready_at = monotonic_ns();
+    let output = wait_for_output(&server, "bound-at-ns ", Duration::from_secs(5));
+    let bound_at: u128 = number_after(&output, "bound-at-ns ");
+    // The stamp is taken just after bind, so on a busy machine it may even come later.
+    let latency = Duration::from_nanos(ready_at.saturating_sub(bound_at) as u64);
+    // The contract says about a millisecond; this bound only catches a coarse sleep loop.
+    assert!(
+        latency < Duration::from_millis(100),
+        "start returned {latency:?} after the port was bound"
+    );
+}
