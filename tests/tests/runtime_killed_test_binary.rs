@@ -106,3 +106,13 @@ fn interrupting_the_test_binary_leaves_no_server_process() {
     helper.wait().unwrap();
     assert_all_gone(pids, "interrupted with SIGINT");
 }
+
+#[test]
+fn terminating_the_test_binary_leaves_no_server_process() {
+    let (mut helper, pids) = helper_with_server();
+    let helper_pid = i32::try_from(helper.id()).unwrap();
+    // SAFETY: signals a child process of this test, which has not been reaped yet.
+    assert_eq!(unsafe { libc::kill(helper_pid, libc::SIGTERM) }, 0);
+    helper.wait().unwrap();
+    assert_all_gone(pids, "terminated with SIGTERM");
+}
