@@ -32,8 +32,16 @@ impl Template {
                     literal.push('}');
                 }
                 '{' => {
-                    let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
-                    if name.is_empty() || name.contains('{') {
+                    let mut name = String::new();
+                    let mut closed = false;
+                    for c in chars.by_ref() {
+                        if c == '}' {
+                            closed = true;
+                            break;
+                        }
+                        name.push(c);
+                    }
+                    if !closed || name.is_empty() || name.contains('{') {
                         return Err(format!(
                             "`{text}` has an unclosed or empty placeholder; write `{{{{` and `}}}}` for literal braces"
                         ));
@@ -184,6 +192,7 @@ mod tests {
         );
         assert!(CommandLine::parse("   ").unwrap_err().contains("empty"));
         assert!(CommandLine::parse("echo {port").is_err());
+        assert!(CommandLine::parse("echo {}").is_err());
         assert!(CommandLine::parse("echo }").is_err());
     }
 }

@@ -68,7 +68,10 @@ fn hand_loop(kind: Kind) -> Duration {
         .spawn()
         .expect("spawn");
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(child.try_wait().expect("try_wait").is_none(), "server exited");
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "server exited"
+        );
         std::thread::sleep(Duration::from_micros(200));
     }
     let pid = i32::try_from(child.id()).expect("pid");
@@ -81,7 +84,9 @@ fn hand_loop(kind: Kind) -> Duration {
 /// (b): the sync builder, stopped by drop; also returns the teardown time.
 fn builder_sync(kind: Kind) -> (Duration, Duration) {
     let started = Instant::now();
-    let server = Server::builder(kind.cmdline()).start_blocking().expect("start");
+    let server = Server::builder(kind.cmdline())
+        .start_blocking()
+        .expect("start");
     let stopping = Instant::now();
     drop(server);
     (started.elapsed(), stopping.elapsed())
@@ -91,7 +96,10 @@ fn builder_sync(kind: Kind) -> (Duration, Duration) {
 fn builder_async(kind: Kind, runtime: &tokio::runtime::Runtime) -> Duration {
     runtime.block_on(async {
         let started = Instant::now();
-        let server = Server::builder(kind.cmdline()).start().await.expect("start");
+        let server = Server::builder(kind.cmdline())
+            .start()
+            .await
+            .expect("start");
         server.stop().await.expect("stop");
         started.elapsed()
     })
@@ -142,7 +150,10 @@ fn main() {
     let mut rounds = 40;
     while let Some(arg) = args.next() {
         if arg == "--rounds" {
-            rounds = args.next().and_then(|n| n.parse().ok()).expect("--rounds N");
+            rounds = args
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("--rounds N");
         }
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -157,9 +168,15 @@ fn main() {
         builder_async(kind, &runtime);
     }
 
-    println!("with-server overhead benchmark: {rounds} rounds (python: a quarter of them), medians");
+    println!(
+        "with-server overhead benchmark: {rounds} rounds (python: a quarter of them), medians"
+    );
     for kind in [Kind::Tiny, Kind::Python] {
-        let rounds = if kind == Kind::Python { (rounds / 4).max(3) } else { rounds };
+        let rounds = if kind == Kind::Python {
+            (rounds / 4).max(3)
+        } else {
+            rounds
+        };
         let (mut hand, mut sync, mut asynch, mut teardown) = (vec![], vec![], vec![], vec![]);
         for round in 0..rounds {
             // Rotate the order so neither goes first every time.
@@ -179,9 +196,20 @@ fn main() {
         let ratio = |x: Duration| x.as_secs_f64() / a.as_secs_f64();
         println!("\n{}", kind.label());
         println!("  (a) hand-written spawn/poll/kill loop  {}", ms(a));
-        println!("  (b) start_blocking + drop              {}   ratio {:.3}", ms(b), ratio(b));
-        println!("  (c) start().await + stop().await       {}   ratio {:.3}", ms(c), ratio(c));
-        println!("  teardown (drop) of the server          {}", ms(median(teardown)));
+        println!(
+            "  (b) start_blocking + drop              {}   ratio {:.3}",
+            ms(b),
+            ratio(b)
+        );
+        println!(
+            "  (c) start().await + stop().await       {}   ratio {:.3}",
+            ms(c),
+            ratio(c)
+        );
+        println!(
+            "  teardown (drop) of the server          {}",
+            ms(median(teardown))
+        );
     }
 
     println!("\nreadiness latency: fixture has bound its port -> start_blocking returned");
@@ -190,7 +218,9 @@ fn main() {
         ("http(\"/\")", Ready::http("/")),
         ("log(\"bound-at-ns\")", Ready::log("bound-at-ns")),
     ] {
-        let samples = (0..rounds).map(|_| readiness_latency(ready.clone())).collect();
+        let samples = (0..rounds)
+            .map(|_| readiness_latency(ready.clone()))
+            .collect();
         println!("  {label:<20} {}", ms(median(samples)));
     }
 

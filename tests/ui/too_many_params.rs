@@ -1,0 +1,7 @@
+use with_server::with_server;
+
+#[with_server(cmd = "python3 -m http.server {port}")]
+#[test]
+fn serves(_url: &str, _port: u16) {}
+
+fn main() {}
