@@ -66,12 +66,31 @@ impl ServerBuilder {
     ///
     /// Servers that name the same fixed port run one at a time, also across processes; a
     /// fixed port that something else already listens on is an error before anything starts.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), with_server::Error> {
+    /// let server = with_server::Server::builder("python3 -m http.server {port} --bind 127.0.0.1")
+    ///     .port(18080)
+    ///     .start_blocking()?;
+    /// assert_eq!(server.port(), 18080);
+    /// # Ok(()) }
+    /// ```
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
         self
     }
 
     /// When the server counts as ready; [`Ready::tcp`] by default.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), with_server::Error> {
+    /// use with_server::{Ready, Server};
+    ///
+    /// let server = Server::builder("python3 app.py --port {port}")
+    ///     .ready(Ready::http("/health").status(204))
+    ///     .start_blocking()?;
+    /// # Ok(()) }
+    /// ```
     pub fn ready(mut self, ready: Ready) -> Self {
         self.ready = ready;
         self
@@ -79,6 +98,17 @@ impl ServerBuilder {
 
     /// How long to wait for readiness before stopping the server with [`Error::Timeout`];
     /// 30 s by default.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), with_server::Error> {
+    /// use std::time::Duration;
+    ///
+    /// match with_server::Server::builder("sleep 100").timeout(Duration::from_millis(200)).start_blocking() {
+    ///     Err(with_server::Error::Timeout { last_seen, .. }) => assert_eq!(last_seen, "connection refused"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -86,12 +116,30 @@ impl ServerBuilder {
 
     /// Sets an environment variable of the server; placeholders in `value` are filled.
     /// `PORT` is set to the port unless set here.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), with_server::Error> {
+    /// let server = with_server::Server::builder("python3 app.py")
+    ///     .env("DATABASE", "{tmp}/app.sqlite") // a fresh folder for this server
+    ///     .env("PORT", "{port}")               // the default, spelled out
+    ///     .start_blocking()?;
+    /// # Ok(()) }
+    /// ```
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
         self
     }
 
     /// The server's working directory (placeholders are filled); this process's by default.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), with_server::Error> {
+    /// let site = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/site");
+    /// let server = with_server::Server::builder("python3 -m http.server {port} --bind 127.0.0.1")
+    ///     .current_dir(site)
+    ///     .start_blocking()?;
+    /// # Ok(()) }
+    /// ```
     pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cwd = Some(dir.into());
         self
@@ -99,24 +147,61 @@ impl ServerBuilder {
 
     /// The address the server is reached at; `127.0.0.1` by default. A name is resolved once
     /// and probes go to the address it resolved to.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), with_server::Error> {
+    /// let server = with_server::Server::builder("python3 -m http.server {port} --bind ::1")
+    ///     .host("::1")
+    ///     .start_blocking()?;
+    /// assert!(server.base_url().starts_with("http://[::1]:"));
+    /// # Ok(()) }
+    /// ```
     pub fn host(mut self, host: impl Into<String>) -> Self {
         self.host = host.into();
         self
     }
 
     /// Time between SIGTERM and SIGKILL when stopping; 5 s by default.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), with_server::Error> {
+    /// use std::time::Duration;
+    ///
+    /// // A server that ignores SIGTERM is SIGKILLed 200 ms after it.
+    /// let server = with_server::Server::builder("my-stubborn-server --port {port}")
+    ///     .grace(Duration::from_millis(200))
+    ///     .start_blocking()?;
+    /// # Ok(()) }
+    /// ```
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
     }
 
     /// When the server's output is printed; [`Logs::OnFailure`] by default.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), with_server::Error> {
+    /// use with_server::{Logs, Server};
+    ///
+    /// let server = Server::builder("python3 -m http.server {port} --bind 127.0.0.1")
+    ///     .logs(Logs::Always)
+    ///     .start_blocking()?;
+    /// # Ok(()) }
+    /// ```
     pub fn logs(mut self, logs: Logs) -> Self {
         self.logs = logs;
         self
     }
 
     /// A name for the server, shown in messages (the attribute's `name` key).
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), with_server::Error> {
+    /// let api = with_server::Server::builder("python3 api.py --port {port}").name("api").start_blocking()?;
+    /// assert_eq!(api.name(), Some("api"));
+    /// # Ok(()) }
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -143,6 +228,14 @@ impl ServerBuilder {
     /// # Errors
     ///
     /// See [`ServerBuilder::start_blocking`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), with_server::Error> {
+    /// let server = with_server::Server::builder("python3 -m http.server {port} --bind 127.0.0.1")
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn start(self) -> Result<Server, Error> {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => match handle.spawn_blocking(move || self.start_blocking()).await {
@@ -164,6 +257,13 @@ impl ServerBuilder {
     /// - [`Error::ExitedEarly`]: the server exited before it was ready;
     /// - [`Error::Timeout`]: it was not ready in time (it has been stopped);
     /// - [`Error::Io`]: an operating-system call failed.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), with_server::Error> {
+    /// let server = with_server::Server::builder("python3 -m http.server {port} --bind 127.0.0.1")
+    ///     .start_blocking()?;
+    /// # Ok(()) }
+    /// ```
     pub fn start_blocking(self) -> Result<Server, Error> {
         let plan = Plan::new(self)?;
         let mut attempt = 1;

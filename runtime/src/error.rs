@@ -12,6 +12,18 @@ use std::time::Duration;
 ///
 /// `Display` gives a message that stands on its own: the command, the address it was given,
 /// what was tried, and (where the server ran) its last lines of output.
+///
+/// ```
+/// use with_server::{Error, Server};
+///
+/// let error = Server::builder("sh -c 'echo cannot open config >&2; exit 3'")
+///     .start_blocking()
+///     .unwrap_err();
+/// assert!(matches!(error, Error::ExitedEarly { .. }));
+/// let message = error.to_string();
+/// assert!(message.contains("exited before it was ready (exit status: 3)"));
+/// assert!(message.contains("| cannot open config"));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

@@ -8,6 +8,21 @@ use crate::{Server, Url};
 ///
 /// Implemented for `&Server`, `&str` and `String` (the base URL, `http://127.0.0.1:PORT`, no
 /// trailing slash), `u16` (the port), [`SocketAddr`] and [`Url`].
+///
+/// ```no_run
+/// use std::net::SocketAddr;
+/// use with_server::{with_server, Server, Url};
+///
+/// #[with_server(cmd = "python3 -m http.server {port} --bind 127.0.0.1")]
+/// #[with_server(cmd = "python3 -m http.server {port} --bind 127.0.0.1")]
+/// #[with_server(cmd = "python3 -m http.server {port} --bind 127.0.0.1")]
+/// #[test]
+/// fn every_kind(first: &Server, second: u16, third: Url) {
+///     assert_ne!(first.port(), second);
+///     assert_eq!(third.scheme(), "http");
+/// }
+/// # fn main() {}
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be injected by #[with_server]",
     label = "not a type #[with_server] can inject",

@@ -7,6 +7,13 @@ use std::str::FromStr;
 ///
 /// The person running the tests can override it for every server with the environment
 /// variable `WITH_SERVER_LOGS` (`always`, `never` or `on_failure`).
+///
+/// ```
+/// use with_server::Logs;
+///
+/// assert_eq!(Logs::default(), Logs::OnFailure);
+/// assert_eq!("always".parse::<Logs>(), Ok(Logs::Always));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Logs {
     /// When the test fails (panics, or returns `Err` under `#[with_server]`).

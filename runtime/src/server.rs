@@ -60,6 +60,12 @@ impl Server {
     }
 
     /// The base URL, `http://HOST:PORT`, without a trailing slash.
+    ///
+    /// ```no_run
+    /// # fn demo(server: &with_server::Server) {
+    /// assert_eq!(server.base_url(), format!("http://127.0.0.1:{}", server.port()));
+    /// # }
+    /// ```
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -90,11 +96,23 @@ impl Server {
     }
 
     /// The socket address the probes used.
+    ///
+    /// ```no_run
+    /// # fn demo(server: &with_server::Server) -> std::io::Result<()> {
+    /// let stream = std::net::TcpStream::connect(server.addr())?;
+    /// # Ok(()) }
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The process id of the server (the leader of its process group).
+    ///
+    /// ```no_run
+    /// # fn demo(server: &with_server::Server) {
+    /// assert!(std::path::Path::new(&format!("/proc/{}", server.pid())).exists());
+    /// # }
+    /// ```
     pub fn pid(&self) -> u32 {
         self.pid
     }
@@ -111,6 +129,12 @@ impl Server {
 
     /// What the server wrote to stdout and stderr so far, in the order it arrived (the last
     /// MiB of it; earlier bytes are counted, not kept).
+    ///
+    /// ```no_run
+    /// # fn demo(server: &with_server::Server) {
+    /// assert!(server.output().contains("Serving HTTP"));
+    /// # }
+    /// ```
     pub fn output(&self) -> String {
         self.output.text()
     }
@@ -121,6 +145,13 @@ impl Server {
     /// # Errors
     ///
     /// [`Error::Io`] if waiting for the process failed.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: with_server::Server) -> Result<(), with_server::Error> {
+    /// let status = server.stop().await?;
+    /// println!("the server ended with {status}");
+    /// # Ok(()) }
+    /// ```
     pub async fn stop(self) -> Result<ExitStatus, Error> {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => match handle.spawn_blocking(move || self.stop_blocking()).await {
@@ -137,6 +168,12 @@ impl Server {
     /// # Errors
     ///
     /// [`Error::Io`] if waiting for the process failed.
+    ///
+    /// ```no_run
+    /// # fn demo(server: with_server::Server) -> Result<(), with_server::Error> {
+    /// let status = server.stop_blocking()?;
+    /// # Ok(()) }
+    /// ```
     pub fn stop_blocking(mut self) -> Result<ExitStatus, Error> {
         let status = self.shutdown();
         self.report();
