@@ -7,7 +7,7 @@
 //! #[tokio::test]
 //! async fn lists_files() {
 //!     async fn lists_files(url: &str) { /* the test's body */ }
-//!     let server_0 = ::with_server::__private::start(/* builder */).await;
+//!     let server_0 = ::with_server::__private::started(/* builder */.start().await);
 //!     let result = lists_files(<&str as ::with_server::FromServer>::from_server(&server_0)).await;
 //!     ::with_server::__private::finish(&[&server_0], &result);
 //!     ::core::mem::drop(server_0);
@@ -142,9 +142,9 @@ impl Test {
         let starts = servers.iter().zip(&handles).map(|(server, handle)| {
             let builder = server.builder(&names, &handles);
             if is_async {
-                quote!(let #handle = ::with_server::__private::start(#builder).await;)
+                quote!(let #handle = ::with_server::__private::started(#builder.start().await);)
             } else {
-                quote!(let #handle = ::with_server::__private::start_blocking(#builder);)
+                quote!(let #handle = ::with_server::__private::started(#builder.start_blocking());)
             }
         });
         let args = sig.inputs.iter().zip(&handles).map(|(input, handle)| match input {
@@ -335,7 +335,7 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("async fn lists (url : & str)"), "{out}");
-        assert!(out.contains(":: with_server :: __private :: start (:: with_server :: Server :: builder (\"serve {port}\") . current_dir (:: core :: env ! (\"CARGO_MANIFEST_DIR\")) . ready (:: with_server :: Ready :: http (\"/\"))) . await"), "{out}");
+        assert!(out.contains(":: with_server :: __private :: started (:: with_server :: Server :: builder (\"serve {port}\") . current_dir (:: core :: env ! (\"CARGO_MANIFEST_DIR\")) . ready (:: with_server :: Ready :: http (\"/\")) . start () . await)"), "{out}");
         assert!(
             out.contains("< & str as :: with_server :: FromServer > :: from_server (& server_0)"),
             "{out}"

@@ -99,21 +99,15 @@ pub use with_server_macros::with_server;
 pub mod __private {
     #![allow(clippy::panic, missing_docs)]
 
-    use crate::{Server, ServerBuilder};
+    use crate::Server;
 
     pub use tokio;
 
-    /// Starts a server for a test; a failure fails the test with the error's message.
-    pub async fn start(builder: ServerBuilder) -> Server {
-        match builder.start().await {
-            Ok(server) => server,
-            Err(err) => panic!("{err}"),
-        }
-    }
-
-    /// [`start`] for sync tests.
-    pub fn start_blocking(builder: ServerBuilder) -> Server {
-        match builder.start_blocking() {
+    /// The started server, or a failed test whose message is the error's, reported at the
+    /// test's `#[with_server]` attribute.
+    #[track_caller]
+    pub fn started(result: Result<Server, crate::Error>) -> Server {
+        match result {
             Ok(server) => server,
             Err(err) => panic!("{err}"),
         }
