@@ -24,7 +24,7 @@ const LAUNCHES: u32 = 3;
 /// Readiness is polled every `FASTEST_POLL` during the first `FAST_PHASE` (where small servers
 /// get ready), then slows down to `SLOWEST_POLL`; output from the server wakes the poll at once
 /// (servers tend to print as they start listening).
-const FASTEST_POLL: Duration = Duration::from_micros(100);
+const FASTEST_POLL: Duration = Duration::from_micros(200);
 const FAST_PHASE: Duration = Duration::from_millis(20);
 const SLOWEST_POLL: Duration = Duration::from_millis(1);
 

@@ -68,7 +68,6 @@ fn dump_listeners(
     inodes: &mut HashSet<u64>,
 ) -> std::io::Result<()> {
     use std::io::{Read, Write};
-    use std::os::fd::{FromRawFd, OwnedFd};
 
     const SOCK_DIAG_BY_FAMILY: u16 = 20;
     const NLMSG_ERROR: u16 = 2;
@@ -76,19 +75,10 @@ fn dump_listeners(
     const TCP_LISTEN: u32 = 10;
     const HEADER: usize = 16;
 
-    // SAFETY: plain socket(2); the descriptor is owned right below.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            libc::NETLINK_SOCK_DIAG,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-    let mut socket = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // One socket for the process; a dump is read whole before the lock is let go.
+    let socket = netlink()?
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
 
     // nlmsghdr, then inet_diag_req_v2: family, protocol, ext, pad, states, and a zeroed
     // inet_diag_sockid (48 bytes), which a dump ignores.
@@ -97,15 +87,18 @@ fn dump_listeners(
     request.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
     request.extend_from_slice(&flags.to_ne_bytes());
-    request.extend_from_slice(&[0; 8]); // sequence number and port id
+    static SEQUENCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    request.extend_from_slice(&sequence.to_ne_bytes());
+    request.extend_from_slice(&[0; 4]); // port id: the kernel's
     request.extend_from_slice(&[family as u8, libc::IPPROTO_TCP as u8, 0, 0]);
     request.extend_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes());
     request.extend_from_slice(&[0; 48]);
-    socket.write_all(&request)?;
+    (&*socket).write_all(&request)?;
 
     let mut buf = vec![0u8; 32 << 10];
     loop {
-        let len = socket.read(&mut buf)?;
+        let len = (&*socket).read(&mut buf)?;
         let mut at = 0;
         while at + HEADER <= len {
             let field = |from: usize| buf.get(from..from + 4).and_then(|b| b.try_into().ok());
@@ -113,7 +106,15 @@ fn dump_listeners(
                 return Ok(());
             };
             let kind = u16::from_ne_bytes([buf[at + 4], buf[at + 5]]);
-            if kind == NLMSG_DONE || kind == NLMSG_ERROR || size < HEADER as u32 {
+            if size < HEADER as u32 {
+                return Ok(());
+            }
+            // What is left of an earlier dump that failed half way is skipped.
+            if field(at + 8).map(u32::from_ne_bytes) != Some(sequence) {
+                at += (size as usize + 3) & !3;
+                continue;
+            }
+            if kind == NLMSG_DONE || kind == NLMSG_ERROR {
                 return Ok(());
             }
             // inet_diag_msg: 4 bytes, then the socket id whose first field is the source port
@@ -170,4 +171,30 @@ fn children(pid: u32) -> Vec<u32> {
                 .collect::<Vec<u32>>()
         })
         .collect()
+}
+
+/// This process's `sock_diag` netlink socket.
+#[cfg(target_os = "linux")]
+fn netlink() -> std::io::Result<&'static std::sync::Mutex<std::fs::File>> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::sync::{Mutex, OnceLock};
+
+    static SOCKET: OnceLock<Result<Mutex<std::fs::File>, std::io::ErrorKind>> = OnceLock::new();
+    let socket = SOCKET.get_or_init(|| {
+        // SAFETY: plain socket(2); the descriptor is owned right below.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                libc::NETLINK_SOCK_DIAG,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error().kind());
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Mutex::new(std::fs::File::from(fd)))
+    });
+    socket.as_ref().map_err(|&kind| std::io::Error::from(kind))
 }

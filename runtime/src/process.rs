@@ -45,14 +45,20 @@ pub(crate) fn signal_group(child: &Child, signal: libc::c_int) {
     }
 }
 
-/// Stops the group: SIGTERM, up to `grace` for the leader to exit, SIGKILL for whatever is
-/// left, then reaps the leader. Returns the leader's status.
-pub(crate) fn terminate(child: &mut Child, grace: Duration) -> io::Result<ExitStatus> {
+/// Asks the group to stop: SIGTERM, unless the leader has already exited. Returns when to
+/// SIGKILL it.
+pub(crate) fn request_stop(child: &Child, grace: Duration) -> Instant {
     if !has_exited(child) {
         signal_group(child, libc::SIGTERM);
-        wait_exit(child, Instant::now() + grace);
     }
-    // Workers that outlived their leader, or a leader that ignored SIGTERM.
+    Instant::now() + grace
+}
+
+/// After [`request_stop`]: waits for the leader until `until`, SIGKILLs whatever is left of the
+/// group (workers that outlived their leader, or a leader that ignored SIGTERM), then reaps the
+/// leader and returns its status.
+pub(crate) fn finish_stop(child: &mut Child, until: Instant) -> io::Result<ExitStatus> {
+    wait_exit(child, until);
     signal_group(child, libc::SIGKILL);
     child.wait()
 }
@@ -111,36 +117,51 @@ fn wait_pidfd(child: &Child, until: Instant) -> Option<bool> {
 }
 
 /// SIGKILLs every process that carries `marker` in its environment: descendants that called
-/// `setsid()` and so left the group. Only processes started after the server (a larger pid, on
-/// a system whose pids have not wrapped) can be its descendants, so only those are read.
+/// `setsid()` and so left the group. Only processes started after the server can be its
+/// descendants; when few pids were handed out since, exactly those are looked at, which is far
+/// cheaper than listing `/proc`.
 #[cfg(target_os = "linux")]
 pub(crate) fn sweep(marker: &str, leader: u32) {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
+    const FEW: u32 = 256;
+    let needle = format!("{MARKER}={marker}");
+    let last = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()
+        .and_then(|last| last.trim().parse::<u32>().ok());
+    match last {
+        // The pid counter has not wrapped since the leader started.
+        Some(last) if last >= leader && last - leader <= FEW => {
+            for pid in leader + 1..=last {
+                kill_if_marked(pid, &needle);
+            }
+        }
+        _ => {
+            let Ok(entries) = std::fs::read_dir("/proc") else {
+                return;
+            };
+            for entry in entries.flatten() {
+                if let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok())
+                    && pid != leader
+                {
+                    kill_if_marked(pid, &needle);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn kill_if_marked(pid: u32, needle: &str) {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
         return;
     };
-    let needle = format!("{MARKER}={marker}\0");
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid <= leader {
-            continue;
-        }
-        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-            continue;
-        };
-        let carries = environ
-            .split(|&b| b == 0)
-            .any(|var| var.len() + 1 == needle.len() && needle.as_bytes().starts_with(var));
-        if carries && let Ok(pid) = libc::pid_t::try_from(pid) {
-            // SAFETY: signalling a process that carries this server's marker.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
+    if environ
+        .split(|&b| b == 0)
+        .any(|var| var == needle.as_bytes())
+        && let Ok(pid) = libc::pid_t::try_from(pid)
+    {
+        // SAFETY: signalling a process that carries this server's marker.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
         }
     }
 }

@@ -4,11 +4,16 @@ use std::io;
 use std::net::SocketAddr;
 use std::process::{Child, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
 use crate::output::Output;
+
+/// How long `stop().await` waits for the exit on the async thread before it hands the wait
+/// to a blocking thread.
+const STOP_INLINE: Duration = Duration::from_millis(2);
+
 use crate::port::PortLease;
 use crate::{Error, Logs, ServerBuilder, Url, pool, process, report, watchdog};
 
@@ -153,29 +158,44 @@ impl Server {
     /// # Ok(()) }
     /// ```
     pub async fn stop(self) -> Result<ExitStatus, Error> {
+        let Some(until) = self.request_stop() else {
+            return self.finish(Instant::now());
+        };
+        // Most servers exit within a millisecond of SIGTERM: waiting that long here spares the
+        // common case a trip to a blocking thread and back.
+        let exited = self.child.as_ref().is_some_and(|child| {
+            process::wait_exit(child, until.min(Instant::now() + STOP_INLINE))
+        });
         match tokio::runtime::Handle::try_current() {
-            Ok(handle) => match handle.spawn_blocking(move || self.stop_blocking()).await {
-                Ok(result) => result,
-                Err(join) => std::panic::resume_unwind(join.into_panic()),
-            },
-            Err(_) => self.stop_blocking(),
+            Ok(handle) if !exited => {
+                match handle.spawn_blocking(move || self.finish(until)).await {
+                    Ok(result) => result,
+                    Err(join) => std::panic::resume_unwind(join.into_panic()),
+                }
+            }
+            _ => self.finish(until),
         }
     }
 
     /// Stops the server: SIGTERM to its process group, up to the grace period for it to exit,
     /// SIGKILL to whatever is left, then reaps it. Dropping a `Server` does the same.
     ///
-    /// # Errors
-    ///
-    /// [`Error::Io`] if waiting for the process failed.
-    ///
     /// ```no_run
     /// # fn demo(server: with_server::Server) -> Result<(), with_server::Error> {
     /// let status = server.stop_blocking()?;
     /// # Ok(()) }
     /// ```
-    pub fn stop_blocking(mut self) -> Result<ExitStatus, Error> {
-        let status = self.shutdown();
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if waiting for the process failed.
+    pub fn stop_blocking(self) -> Result<ExitStatus, Error> {
+        let until = self.request_stop().unwrap_or_else(Instant::now);
+        self.finish(until)
+    }
+
+    fn finish(mut self, until: Instant) -> Result<ExitStatus, Error> {
+        let status = self.finish_stop(until);
         self.report();
         status.map_err(|source| Error::Io {
             command: self.command.clone(),
@@ -189,14 +209,26 @@ impl Server {
         self.failed.store(true, Ordering::Relaxed);
     }
 
-    /// Stops the process group, reaps the leader and removes `{tmp}`. Descendants that left
-    /// the group are swept on a background thread, which holds the port until done, so the
-    /// next server on that port cannot meet them.
+    /// Stops the process group, reaps the leader and removes `{tmp}`.
     pub(crate) fn shutdown(&mut self) -> io::Result<ExitStatus> {
+        let until = self.request_stop().unwrap_or_else(Instant::now);
+        self.finish_stop(until)
+    }
+
+    /// SIGTERM to the group; when to SIGKILL it. `None` when already stopped.
+    fn request_stop(&self) -> Option<Instant> {
+        let child = self.child.as_ref()?;
+        Some(process::request_stop(child, self.grace))
+    }
+
+    /// Waits until `until`, SIGKILLs the group, reaps the leader and removes `{tmp}`.
+    /// Descendants that left the group are swept on a background thread, which holds the port
+    /// until done, so the next server on that port cannot meet them.
+    fn finish_stop(&mut self, until: Instant) -> io::Result<ExitStatus> {
         let Some(mut child) = self.child.take() else {
             return Err(io::Error::other("the server was already stopped"));
         };
-        let status = process::terminate(&mut child, self.grace);
+        let status = process::finish_stop(&mut child, until);
         // Removed here, not in the background: a test binary may exit right after the test,
         // and nothing would remove the folder then.
         drop(self.tmp.take());
