@@ -104,7 +104,7 @@ impl ServerBuilder {
     /// use std::time::Duration;
     ///
     /// match with_server::Server::builder("sleep 100").timeout(Duration::from_millis(200)).start_blocking() {
-    ///     Err(with_server::Error::Timeout { last_seen, .. }) => assert_eq!(last_seen, "connection refused"),
+    ///     Err(with_server::Error::Timeout { last_seen, .. }) => assert_eq!(&*last_seen, "connection refused"),
     ///     other => panic!("{other:?}"),
     /// }
     /// # Ok(()) }
@@ -554,14 +554,14 @@ impl Plan {
     fn after_failure(&self, mut server: Server, failure: Waited, attempt: u32) -> Failure {
         let command = server.command.clone();
         let addr = server.addr;
-        let probe = self.builder.ready.to_string();
+        let probe: Box<str> = self.builder.ready.to_string().into();
         if let Waited::Exited = failure {
             // Let the pipe close so the server's last words are in the buffer.
             server.output.wait_closed(Duration::from_millis(200));
         }
         // Stopped here, not by `Drop`: the error carries the output, so it is not printed.
         let status = server.shutdown();
-        let output = server.output.tail();
+        let output: Box<str> = server.output.tail().into();
         match (failure, status) {
             (_, Err(source)) => Failure::Fatal(Error::Io {
                 command,
@@ -589,7 +589,7 @@ impl Plan {
                 addr,
                 timeout: self.builder.timeout,
                 probe,
-                last_seen,
+                last_seen: last_seen.into(),
                 output,
             }),
             (Waited::NotOurs, _) => Failure::Fatal(Error::NotOurs {

@@ -68,12 +68,12 @@ pub enum Error {
         /// How it exited.
         status: ExitStatus,
         /// What readiness was waiting for.
-        probe: String,
+        probe: Box<str>,
         /// How many times it was started (more than one when a picked port was lost to
         /// another process and the server was started again on a new one).
         attempts: u32,
         /// The last lines of its output.
-        output: String,
+        output: Box<str>,
     },
     /// The server did not become ready within the timeout; it has been stopped.
     Timeout {
@@ -84,11 +84,11 @@ pub enum Error {
         /// The readiness deadline.
         timeout: Duration,
         /// What readiness was waiting for.
-        probe: String,
+        probe: Box<str>,
         /// What the last probe saw.
-        last_seen: String,
+        last_seen: Box<str>,
         /// The last lines of its output.
-        output: String,
+        output: Box<str>,
     },
     /// The readiness probe was answered by a socket that belongs to no process of the server.
     NotOurs {
@@ -97,7 +97,7 @@ pub enum Error {
         /// The address that answered.
         addr: SocketAddr,
         /// The last lines of the server's output.
-        output: String,
+        output: Box<str>,
     },
     /// An operating-system call failed while managing the server.
     Io {

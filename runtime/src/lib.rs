@@ -60,9 +60,6 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
-// An `Error` carries the command, the address and the server's last output lines so that its
-// message alone tells what to fix; it is returned once per failed start, never in a loop.
-#![allow(clippy::result_large_err)]
 
 #[cfg(not(unix))]
 compile_error!(
