@@ -27,6 +27,8 @@ const LAUNCHES: u32 = 3;
 const FASTEST_POLL: Duration = Duration::from_micros(200);
 const FAST_PHASE: Duration = Duration::from_millis(20);
 const SLOWEST_POLL: Duration = Duration::from_millis(1);
+/// What a probe saw when a process other than the server answered.
+const FOREIGN: &str = "a listener held by another process";
 
 /// Configures and starts a [`Server`]; made by [`Server::builder`].
 #[derive(Debug, Clone)]
@@ -504,8 +506,16 @@ impl Plan {
                     None => Seen::NotYet("no matching line".to_string()),
                 },
             };
+            // A foreign listener is "not yet": the port may be held for a moment by somebody
+            // else (tools that find a free port by listening on port 0, say), and the server
+            // either gets it afterwards or exits, which is reported with its own words.
+            let mut foreign = false;
             let last_seen = match seen {
-                Seen::Ready => return self.confirm_ours(server),
+                Seen::Ready if self.answered_by_server(server) => return Ok(()),
+                Seen::Ready => {
+                    foreign = true;
+                    FOREIGN.to_string()
+                }
                 Seen::NotYet(what) => what,
             };
             if let Some(child) = &server.child
@@ -515,7 +525,11 @@ impl Plan {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Waited::TimedOut(last_seen));
+                return Err(if foreign {
+                    Waited::NotOurs
+                } else {
+                    Waited::TimedOut(last_seen)
+                });
             }
             server
                 .output
@@ -526,15 +540,11 @@ impl Plan {
         }
     }
 
-    /// A probe that connected must have reached the server, not a foreign listener.
-    fn confirm_ours(&self, server: &Server) -> Result<(), Waited> {
-        if matches!(self.builder.ready.probe, Probe::Log(_)) {
-            return Ok(());
-        }
-        match owner::tree_listens(server.pid(), server.addr) {
-            Some(false) => Err(Waited::NotOurs),
-            Some(true) | None => Ok(()),
-        }
+    /// Whether the listener a probe reached is the server's (or one of its descendants'),
+    /// where that can be told.
+    fn answered_by_server(&self, server: &Server) -> bool {
+        matches!(self.builder.ready.probe, Probe::Log(_))
+            || owner::tree_listens(server.pid(), server.addr) != Some(false)
     }
 
     /// With a port read from the log, the server's address is known only now.
@@ -595,6 +605,7 @@ impl Plan {
             (Waited::NotOurs, _) => Failure::Fatal(Error::NotOurs {
                 command,
                 addr,
+                timeout: self.builder.timeout,
                 output,
             }),
             (Waited::BadPort, _) => Failure::Fatal(Error::Config {

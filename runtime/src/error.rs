@@ -90,12 +90,15 @@ pub enum Error {
         /// The last lines of its output.
         output: Box<str>,
     },
-    /// The readiness probe was answered by a socket that belongs to no process of the server.
+    /// Until the timeout, the readiness probe was answered only by a socket that belongs to no
+    /// process of the server; the server has been stopped.
     NotOurs {
         /// The command line, placeholders filled.
         command: String,
         /// The address that answered.
         addr: SocketAddr,
+        /// The readiness deadline.
+        timeout: Duration,
         /// The last lines of the server's output.
         output: Box<str>,
     },
@@ -187,13 +190,15 @@ impl fmt::Display for Error {
             Error::NotOurs {
                 command,
                 addr,
+                timeout,
                 output,
             } => {
                 write!(
                     f,
-                    "server `{command}`: the socket listening on {addr} is held by another \
-                     process, not by the server nor any of its descendants, so readiness was \
-                     answered by somebody else's server; the server was stopped"
+                    "server `{command}` was not ready after {timeout:?}: what answered on {addr} was \
+                     a socket held by another process, not by the server nor any of its \
+                     descendants (is the port used by something else, or does the server hand \
+                     its socket to a process it does not start?); the server was stopped"
                 )?;
                 write_output(f, output)
             }

@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -28,7 +28,7 @@ impl PortLease {
     pub(crate) fn pick(host: IpAddr) -> io::Result<PortLease> {
         let mut last_err = None;
         for _ in 0..64 {
-            let port = TcpListener::bind((host, 0))?.local_addr()?.port();
+            let port = unused_port(host)?;
             let lock = lock_file(port)?;
             match lock.try_lock() {
                 Ok(()) => return Ok(PortLease { port, _lock: lock }),
@@ -94,5 +94,98 @@ pub(crate) fn answers(addr: SocketAddr) -> bool {
 
 /// Whether another process holds `addr` (binding it fails with "address in use").
 pub(crate) fn taken(addr: SocketAddr) -> bool {
-    matches!(TcpListener::bind(addr), Err(err) if err.kind() == io::ErrorKind::AddrInUse)
+    matches!(bind(addr), Err(err) if err.kind() == io::ErrorKind::AddrInUse)
+}
+
+/// A port the kernel considers free for TCP on `host`.
+fn unused_port(host: IpAddr) -> io::Result<u16> {
+    bind(SocketAddr::new(host, 0)).map(|bound| bound.port())
+}
+
+/// Binds a TCP socket to `addr` and closes it again, returning the address it got. It never
+/// listens: `TcpListener::bind` would, and for that moment a probe of another server that is
+/// still starting on this port would connect to it and take it for that server.
+fn bind(addr: SocketAddr) -> io::Result<SocketAddr> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    let (family, raw, len) = sockaddr(addr);
+    // SAFETY: plain socket(2); the descriptor is owned right below.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor that nothing else owns; closed when dropped.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: `raw` holds a valid sockaddr of `len` bytes for this family.
+    if unsafe {
+        libc::bind(
+            socket.as_raw_fd(),
+            (&raw as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a zeroed sockaddr_storage is valid; getsockname writes at most `len` bytes.
+    let mut bound: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut bound_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `bound` has room for any socket address.
+    if unsafe {
+        libc::getsockname(
+            socket.as_raw_fd(),
+            (&mut bound as *mut libc::sockaddr_storage).cast(),
+            &mut bound_len,
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    // sin_port and sin6_port sit at the same offset, in network byte order.
+    // SAFETY: `bound` was filled as a sockaddr_in or sockaddr_in6, both start with this layout.
+    let port = u16::from_be(unsafe {
+        (*(&bound as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()).sin_port
+    });
+    Ok(SocketAddr::new(addr.ip(), port))
+}
+
+/// `addr` as a C socket address.
+fn sockaddr(addr: SocketAddr) -> (libc::c_int, libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: a zeroed sockaddr_storage is valid, and large enough for either family.
+    let mut raw: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match addr {
+        SocketAddr::V4(v4) => {
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            let sin = unsafe {
+                &mut *(&mut raw as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = v4.port().to_be();
+            sin.sin_addr = libc::in_addr {
+                s_addr: u32::from_ne_bytes(v4.ip().octets()),
+            };
+            (
+                libc::AF_INET,
+                raw,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        }
+        SocketAddr::V6(v6) => {
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            let sin6 = unsafe {
+                &mut *(&mut raw as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = v6.port().to_be();
+            sin6.sin6_addr = libc::in6_addr {
+                s6_addr: v6.ip().octets(),
+            };
+            sin6.sin6_scope_id = v6.scope_id();
+            (
+                libc::AF_INET6,
+                raw,
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
+        }
+    }
 }
