@@ -6,6 +6,9 @@
 //! cargo bench -p with-server-tests --bench overhead -- --rounds 10
 //! ```
 //!
+//! "ratio" is the ratio of the medians; "paired" is the median of each round's ratio to the
+//! hand loop of the same round.
+//!
 //! Per fresh server it measures (a) a hand-written loop: spawn, poll a TCP connect every
 //! 0.2 ms, SIGTERM, reap; (b) `Server::builder(..).start_blocking()` then drop; (c)
 //! `start().await` then `stop().await`. On the fixture server (tiny) and on
@@ -192,19 +195,33 @@ fn main() {
                 }
             }
         }
+        // Each round's ratio to the hand loop of the same round: slow drift of the machine
+        // over the run cancels out.
+        let paired = |x: &[Duration]| {
+            let mut ratios: Vec<f64> = x
+                .iter()
+                .zip(&hand)
+                .map(|(x, a)| x.as_secs_f64() / a.as_secs_f64())
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            ratios[ratios.len() / 2]
+        };
+        let (paired_b, paired_c) = (paired(&sync), paired(&asynch));
         let (a, b, c) = (median(hand), median(sync), median(asynch));
         let ratio = |x: Duration| x.as_secs_f64() / a.as_secs_f64();
         println!("\n{}", kind.label());
         println!("  (a) hand-written spawn/poll/kill loop  {}", ms(a));
         println!(
-            "  (b) start_blocking + drop              {}   ratio {:.3}",
+            "  (b) start_blocking + drop              {}   ratio {:.3}   paired {:.3}",
             ms(b),
-            ratio(b)
+            ratio(b),
+            paired_b
         );
         println!(
-            "  (c) start().await + stop().await       {}   ratio {:.3}",
+            "  (c) start().await + stop().await       {}   ratio {:.3}   paired {:.3}",
             ms(c),
-            ratio(c)
+            ratio(c),
+            paired_c
         );
         println!(
             "  teardown (drop) of the server          {}",
