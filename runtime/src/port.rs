@@ -24,11 +24,31 @@ impl PortLease {
         self.port
     }
 
-    /// A free port: one the kernel hands out for `host`, that no other lease holds.
+    /// A free port for `host` that no other lease holds.
+    ///
+    /// The check that the port is free is a connect, not a bind: a socket bound for a check,
+    /// however briefly, is copied into any child another thread forks at that moment, and
+    /// stays bound until that child execs, long enough for a server starting on the port to
+    /// fail. Below the ephemeral range nothing binds a port unless it asks for that very port,
+    /// and such a holder nearly always listens, which the connect sees.
     pub(crate) fn pick(host: IpAddr) -> io::Result<PortLease> {
         let mut last_err = None;
         for _ in 0..64 {
-            let port = unused_port(host)?;
+            let Some(port) = candidate() else {
+                break;
+            };
+            let lock = lock_file(port)?;
+            match lock.try_lock() {
+                Ok(()) if !answers(SocketAddr::new(host, port)) => {
+                    return Ok(PortLease { port, _lock: lock });
+                }
+                Ok(()) | Err(TryLockError::WouldBlock) => continue,
+                Err(TryLockError::Error(err)) => last_err = Some(err),
+            }
+        }
+        // No room below the ephemeral range: the kernel's pick, leased after the fact.
+        for _ in 0..64 {
+            let port = bind(SocketAddr::new(host, 0))?.port();
             let lock = lock_file(port)?;
             match lock.try_lock() {
                 Ok(()) => return Ok(PortLease { port, _lock: lock }),
@@ -36,7 +56,7 @@ impl PortLease {
                 Err(TryLockError::Error(err)) => last_err = Some(err),
             }
         }
-        Err(last_err.unwrap_or_else(|| io::Error::other("no free port after 64 tries")))
+        Err(last_err.unwrap_or_else(|| io::Error::other("no free port after 128 tries")))
     }
 
     /// The fixed `port`, waiting while another server holds it.
@@ -89,7 +109,17 @@ fn user_id() -> u32 {
 
 /// Whether something accepts connections on `addr` right now.
 pub(crate) fn answers(addr: SocketAddr) -> bool {
-    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+    connect(addr, Duration::from_millis(200)).is_ok()
+}
+
+/// On loopback a plain connect is answered at once, in half the syscalls of one with a timeout;
+/// elsewhere the timeout keeps a dropped SYN from stalling the caller.
+pub(crate) fn connect(addr: SocketAddr, limit: Duration) -> io::Result<TcpStream> {
+    if addr.ip().is_loopback() {
+        TcpStream::connect(addr)
+    } else {
+        TcpStream::connect_timeout(&addr, limit)
+    }
 }
 
 /// Whether another process holds `addr` (binding it fails with "address in use").
@@ -97,9 +127,43 @@ pub(crate) fn taken(addr: SocketAddr) -> bool {
     matches!(bind(addr), Err(err) if err.kind() == io::ErrorKind::AddrInUse)
 }
 
-/// A port the kernel considers free for TCP on `host`.
-fn unused_port(host: IpAddr) -> io::Result<u16> {
-    bind(SocketAddr::new(host, 0)).map(|bound| bound.port())
+/// A random port below the kernel's ephemeral range, or `None` when there is no room there.
+///
+/// Every outgoing connection (a probe, a request of the test) is bound to a port of the
+/// ephemeral range, which is also where the kernel's own pick (port 0) comes from: such a
+/// connection could take the port between the pick and the server's bind. Below the range, only
+/// a process that binds that very port can.
+fn candidate() -> Option<u16> {
+    let low = ephemeral_low();
+    // Above the ports that services usually claim, below the ephemeral range.
+    let first = (low / 2).max(10_000);
+    let span = low.checked_sub(first).filter(|&span| span > 1_000)?;
+    Some(first + (random() % u64::from(span)) as u16)
+}
+
+/// The first port of the kernel's ephemeral range.
+fn ephemeral_low() -> u16 {
+    static LOW: OnceLock<u16> = OnceLock::new();
+    *LOW.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|range| range.split_whitespace().next()?.parse().ok())
+            // The IANA range, which macOS and the BSDs use.
+            .unwrap_or(49_152)
+    })
+}
+
+/// A random number, from the standard library's randomly seeded hasher.
+fn random() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static SEED: OnceLock<RandomState> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = SEED.get_or_init(RandomState::new).build_hasher();
+    hasher.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
+    hasher.finish()
 }
 
 /// Binds a TCP socket to `addr` and closes it again, returning the address it got. It never

@@ -2,10 +2,12 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use regex::Regex;
+
+use crate::port::connect;
 
 /// When a server counts as ready.
 ///
@@ -174,16 +176,6 @@ fn http_status(addr: SocketAddr, host: &str, path: &str, limit: Duration) -> io:
             format!("an answer that is not HTTP: {first:?}"),
         )
     })
-}
-
-/// On loopback a plain connect is answered at once, in half the syscalls of one with a timeout;
-/// elsewhere the timeout keeps a dropped SYN from stalling the wait.
-fn connect(addr: SocketAddr, limit: Duration) -> io::Result<TcpStream> {
-    if addr.ip().is_loopback() {
-        TcpStream::connect(addr)
-    } else {
-        TcpStream::connect_timeout(&addr, limit)
-    }
 }
 
 fn describe(err: &io::Error) -> String {
