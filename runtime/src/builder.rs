@@ -14,13 +14,15 @@ use std::os::unix::process::CommandExt;
 
 use crate::cmdline::{self, CommandLine, Template, Values};
 use crate::output::{Follow, Output};
-use crate::port::{self, PortLease};
+use crate::port::{self, FixedPortError, PortLease};
 use crate::ready::{self, Probe, Seen};
 use crate::{Error, Logs, Ready, Server, Url, owner, process, report, watchdog};
 
-/// How many times a server on a picked port is started when it loses its port to another
-/// process between the pick and its own bind.
-const LAUNCHES: u32 = 3;
+/// How many times a server on a picked port is started: once, and again up to three times
+/// when it loses its port to another process between the pick and its own bind.
+const LAUNCHES: u32 = 4;
+/// How long a server waits for a fixed port that another server holds, at least.
+const FIXED_PORT_WAIT: Duration = Duration::from_secs(600);
 /// Readiness is polled every `FASTEST_POLL` during the first `FAST_PHASE` (where small servers
 /// get ready), then slows down to `SLOWEST_POLL`; output from the server wakes the poll at once
 /// (servers tend to print as they start listening).
@@ -367,7 +369,20 @@ impl Plan {
         } else if b.port == 0 {
             Some(PortLease::pick(self.ip).map_err(io_error("picking a free port"))?)
         } else {
-            Some(PortLease::fixed(b.port).map_err(io_error("locking the port"))?)
+            let wait = b.timeout.max(FIXED_PORT_WAIT);
+            let lease = PortLease::fixed(b.port, process::deadline(wait));
+            Some(lease.map_err(|err| match err {
+                FixedPortError::Io(source) => io_error("locking the port")(source),
+                FixedPortError::HeldByThisThread => self.config(format!(
+                    "port {} is already used by another server of this test; give each server its own port, or port 0",
+                    b.port
+                )),
+                FixedPortError::StillHeld => Error::PortHeld {
+                    command: b.cmdline.clone(),
+                    port: b.port,
+                    waited: wait,
+                },
+            })?)
         };
         let port = lease.as_ref().map_or(0, PortLease::port);
         let addr = SocketAddr::new(self.ip, port);
@@ -444,12 +459,22 @@ impl Plan {
             watchdog::ensure();
             Box::new(reader)
         };
+        // Everything that can fail is done before the spawn: after it, an early return would
+        // leave a running server behind.
+        let url = Url::parse(&base_url).map_err(|err| self.config(err.to_string()))?;
+        let watch = match &b.ready.probe {
+            Probe::Log(Ok(regex)) => Some(regex.clone()),
+            _ => None,
+        };
+        let output =
+            Output::capture(reader, watch).map_err(io_error("starting the output thread"))?;
         let child = cmd.spawn();
         // The command holds our copies of the pipe's write end; the pipe closes only when the
         // server and everything it spawned have closed theirs.
         drop(cmd);
         let child = child.map_err(|source| Error::Spawn {
             command: command.clone(),
+            program: words[0].clone(),
             cwd: cwd.clone(),
             source,
         })?;
@@ -457,20 +482,15 @@ impl Plan {
         if !self.keep {
             watchdog::guard(pid);
         }
-        let watch = match &b.ready.probe {
-            Probe::Log(Ok(regex)) => Some(regex.clone()),
-            _ => None,
-        };
-        let output = Output::capture(reader, watch);
         let mut server = Server {
-            url: Url::parse(&base_url).map_err(|err| self.config(err.to_string()))?,
+            url,
             command,
             name: b.name.clone(),
             host: b.host.clone(),
             addr,
             base_url,
             child: Some(child),
-            output: output.map_err(io_error("starting the output thread"))?,
+            output,
             grace: b.grace,
             logs: b.logs,
             marker,
@@ -489,17 +509,18 @@ impl Plan {
     fn wait_ready(&self, server: &mut Server) -> Result<(), Waited> {
         let b = &self.builder;
         let started = Instant::now();
-        let deadline = started + b.timeout;
+        let deadline = process::deadline(b.timeout);
         let mut pause = FASTEST_POLL;
         loop {
             let generation = server.output.generation();
             let limit = deadline
                 .saturating_duration_since(Instant::now())
-                .clamp(Duration::from_millis(1), Duration::from_secs(1));
+                .max(Duration::from_millis(1));
             let seen = match &b.ready.probe {
                 Probe::Tcp => ready::tcp(server.addr, limit),
                 Probe::Http { path, status } => {
-                    ready::http(server.addr, &b.host, path, *status, limit)
+                    let authority = server.base_url.trim_start_matches("http://");
+                    ready::http(server.addr, authority, path, *status, limit)
                 }
                 Probe::Log(_) => match server.output.matched() {
                     Some(found) => self.take_port(server, found.port)?,
@@ -567,8 +588,13 @@ impl Plan {
         let probe: Box<str> = self.builder.ready.to_string().into();
         if let Waited::Exited = failure {
             // Let the pipe close so the server's last words are in the buffer.
-            server.output.wait_closed(Duration::from_millis(200));
+            server
+                .output
+                .wait_closed(process::deadline(Duration::from_millis(200)));
         }
+        // Held until the check below: released, the port could go to another test's server,
+        // which would look like the process that took it.
+        let _lease = server.lease.take();
         // Stopped here, not by `Drop`: the error carries the output, so it is not printed.
         let status = server.shutdown();
         let output: Box<str> = server.output.tail().into();
@@ -579,7 +605,9 @@ impl Plan {
                 source,
             }),
             (Waited::Exited, Ok(status)) => {
-                let lost = self.builder.port == 0 && !self.port_from_log() && port::taken(addr);
+                let lost = self.builder.port == 0
+                    && !self.port_from_log()
+                    && (port::answers(addr) || says_address_in_use(&output));
                 let err = Error::ExitedEarly {
                     command,
                     addr,
@@ -623,6 +651,13 @@ enum Waited {
     NotOurs,
     TimedOut(String),
     BadPort,
+}
+
+/// Whether a server's last words say its port was taken; servers word it much alike ("Address
+/// already in use", "EADDRINUSE", "address already in use").
+fn says_address_in_use(output: &str) -> bool {
+    let output = output.to_ascii_lowercase();
+    output.contains("address already in use") || output.contains("eaddrinuse")
 }
 
 fn resolve(host: &str) -> Result<IpAddr, String> {

@@ -46,6 +46,8 @@ pub enum Error {
     Spawn {
         /// The command line, placeholders filled.
         command: String,
+        /// The program: the first word of the command line.
+        program: String,
         /// The working directory it was started in.
         cwd: PathBuf,
         /// What the operating system said.
@@ -58,6 +60,16 @@ pub enum Error {
         command: String,
         /// The address that already answers.
         addr: SocketAddr,
+    },
+    /// A fixed port stayed held by another server started by with-server (another test, in
+    /// this process or another) for the whole wait.
+    PortHeld {
+        /// The command line as written.
+        command: String,
+        /// The fixed port.
+        port: u16,
+        /// How long it was waited for.
+        waited: Duration,
     },
     /// The server exited before it was ready.
     ExitedEarly {
@@ -126,11 +138,17 @@ impl fmt::Display for Error {
             ),
             Error::Spawn {
                 command,
+                program,
                 cwd,
                 source,
             } => {
-                let program = command.split_whitespace().next().unwrap_or_default();
                 let hint = match source.kind() {
+                    // The file is there, so what is missing is the interpreter its `#!` line
+                    // names (or that line ends in a carriage return).
+                    io::ErrorKind::NotFound if cwd.join(program).is_file() => format!(
+                        ": `{program}` exists, but the interpreter its `#!` line names was not \
+                         found (a line that ends in a Windows carriage return does that too)"
+                    ),
                     io::ErrorKind::NotFound => {
                         format!(": `{program}` was not found (not on PATH, nor a path that exists)")
                     }
@@ -151,6 +169,16 @@ impl fmt::Display for Error {
                  with-server did not start listens on {addr}, so readiness could be answered by \
                  it; stop that process or use port 0 to get a free port",
                 addr.port()
+            ),
+            Error::PortHeld {
+                command,
+                port,
+                waited,
+            } => write!(
+                f,
+                "cannot start server `{command}`: port {port} stayed held by another server of \
+                 with-server (another test) for {waited:?}; tests that name the same fixed port \
+                 run one at a time, so one of them runs very long or hangs"
             ),
             Error::ExitedEarly {
                 command,

@@ -139,10 +139,11 @@ impl Output {
         self.lock().generation
     }
 
-    /// Waits until output arrives after `seen` (a `generation`), or `until`.
+    /// Waits until output arrives after `seen` (a `generation`), or `until`. Once the pipe
+    /// has closed nothing can arrive, so it waits until `until`.
     pub(crate) fn wait_past(&self, seen: u64, until: Instant) {
         let mut state = self.lock();
-        while state.generation == seen && !state.closed {
+        while state.generation == seen || state.closed {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return;
@@ -154,21 +155,21 @@ impl Output {
         }
     }
 
-    /// Waits, at most `limit`, for the pipe to close, so that the last words of a server that
-    /// exited are in the buffer before they are shown.
-    pub(crate) fn wait_closed(&self, limit: Duration) {
-        let until = Instant::now() + limit;
+    /// Waits, until `until` at most, for the pipe to close: every process that shares it (the
+    /// server's group, unless one redirected its output) has exited.
+    pub(crate) fn wait_closed(&self, until: Instant) -> bool {
         let mut state = self.lock();
         while !state.closed {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return;
+                return false;
             }
             state = match self.shared.changed.wait_timeout(state, left) {
                 Ok((state, _)) => state,
                 Err(poison) => poison.into_inner().0,
             };
         }
+        true
     }
 }
 

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 #[cfg(target_os = "linux")]
 pub(crate) fn tree_listens(leader: u32, addr: SocketAddr) -> Option<bool> {
     let inodes = listening_inodes(addr);
-    if inodes.is_empty() {
+    if inodes.is_empty() || inodes.contains(&0) {
         return None;
     }
     // Fast path: servers open their listener early, so it is one of the first descriptors.
@@ -126,7 +126,16 @@ fn dump_listeners(
             if sport == Some(port)
                 && let Some(inode) = field(msg + 68).map(u32::from_ne_bytes)
             {
-                inodes.insert(u64::from(inode));
+                // A listener of another user cannot be traced to a process here (its
+                // descriptors are not ours to read): `docker-proxy`, say, listening for a
+                // container the server started. Zero stands for "cannot tell".
+                let uid = field(msg + 64).map(u32::from_ne_bytes);
+                let inode = if uid == Some(crate::port::user_id()) {
+                    u64::from(inode)
+                } else {
+                    0
+                };
+                inodes.insert(inode);
             }
             at += (size as usize + 3) & !3;
         }

@@ -5,18 +5,21 @@
 //! Both use one lock file a port: `flock` locks belong to an open file description, so two
 //! leases of the same port conflict whether they come from two processes or two threads.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
 /// A port held for one server until the lease is dropped.
 #[derive(Debug)]
 pub(crate) struct PortLease {
     port: u16,
     _lock: File,
+    fixed: bool,
 }
 
 impl PortLease {
@@ -40,7 +43,11 @@ impl PortLease {
             let lock = lock_file(port)?;
             match lock.try_lock() {
                 Ok(()) if !answers(SocketAddr::new(host, port)) => {
-                    return Ok(PortLease { port, _lock: lock });
+                    return Ok(PortLease {
+                        port,
+                        _lock: lock,
+                        fixed: false,
+                    });
                 }
                 Ok(()) | Err(TryLockError::WouldBlock) => continue,
                 Err(TryLockError::Error(err)) => last_err = Some(err),
@@ -51,7 +58,13 @@ impl PortLease {
             let port = bind(SocketAddr::new(host, 0))?.port();
             let lock = lock_file(port)?;
             match lock.try_lock() {
-                Ok(()) => return Ok(PortLease { port, _lock: lock }),
+                Ok(()) => {
+                    return Ok(PortLease {
+                        port,
+                        _lock: lock,
+                        fixed: false,
+                    });
+                }
                 Err(TryLockError::WouldBlock) => continue,
                 Err(TryLockError::Error(err)) => last_err = Some(err),
             }
@@ -59,12 +72,64 @@ impl PortLease {
         Err(last_err.unwrap_or_else(|| io::Error::other("no free port after 128 tries")))
     }
 
-    /// The fixed `port`, waiting while another server holds it.
-    pub(crate) fn fixed(port: u16) -> io::Result<PortLease> {
-        let lock = lock_file(port)?;
-        lock.lock()?;
-        Ok(PortLease { port, _lock: lock })
+    /// The fixed `port`, waiting while another server holds it, until `until`.
+    ///
+    /// A server of this very thread that holds the port (two servers of one test on one fixed
+    /// port) would be waited for forever, so that is an error at once.
+    pub(crate) fn fixed(port: u16, until: Instant) -> Result<PortLease, FixedPortError> {
+        let lock = lock_file(port).map_err(FixedPortError::Io)?;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match lock.try_lock() {
+                Ok(()) => {
+                    holders().insert(port, std::thread::current().id());
+                    return Ok(PortLease {
+                        port,
+                        _lock: lock,
+                        fixed: true,
+                    });
+                }
+                Err(TryLockError::Error(err)) => return Err(FixedPortError::Io(err)),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            if holders().get(&port) == Some(&std::thread::current().id()) {
+                return Err(FixedPortError::HeldByThisThread);
+            }
+            let now = Instant::now();
+            if now >= until {
+                return Err(FixedPortError::StillHeld);
+            }
+            std::thread::sleep(pause.min(until - now));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
+}
+
+impl Drop for PortLease {
+    fn drop(&mut self) {
+        if self.fixed {
+            holders().remove(&self.port);
+        }
+    }
+}
+
+/// Why a fixed port could not be had.
+#[derive(Debug)]
+pub(crate) enum FixedPortError {
+    /// Another server of the same thread (the same test) holds it.
+    HeldByThisThread,
+    /// Another server (of another test or process) held it until the deadline.
+    StillHeld,
+    Io(io::Error),
+}
+
+/// The fixed ports held by servers of this process, and the thread that started each.
+fn holders() -> MutexGuard<'static, HashMap<u16, ThreadId>> {
+    static HOLDERS: OnceLock<Mutex<HashMap<u16, ThreadId>>> = OnceLock::new();
+    HOLDERS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
 }
 
 fn lock_file(port: u16) -> io::Result<File> {
@@ -89,15 +154,39 @@ pub(crate) fn state_dir() -> io::Result<&'static PathBuf> {
             std::env::temp_dir()
         };
         let dir = base.join(format!("with-server-{}", user_id()));
-        std::fs::create_dir_all(&dir)
-            .map(|()| dir.clone())
-            .map_err(|err| format!("cannot create the folder {}: {err}", dir.display()))
+        private_dir(&dir)
+            .map_err(|err| format!("cannot use the folder {}: {err}", dir.display()))?;
+        Ok(dir)
     });
     dir.as_ref().map_err(|err| io::Error::other(err.clone()))
 }
 
+/// Creates `dir` for this user only, or checks that the one there is this user's own, private,
+/// real folder: another user who made it first could otherwise plant lock files, links, or a
+/// guard file naming process groups for the watchdog to kill.
+fn private_dir(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(err) => return Err(err),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() || meta.uid() != user_id() {
+        return Err(io::Error::other(
+            "it is not a folder of this user's (another user's, or a link); remove it",
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 #[cfg(unix)]
-fn user_id() -> u32 {
+pub(crate) fn user_id() -> u32 {
     // SAFETY: getuid has no preconditions and cannot fail.
     unsafe { libc::getuid() }
 }
@@ -112,19 +201,11 @@ pub(crate) fn answers(addr: SocketAddr) -> bool {
     connect(addr, Duration::from_millis(200)).is_ok()
 }
 
-/// On loopback a plain connect is answered at once, in half the syscalls of one with a timeout;
-/// elsewhere the timeout keeps a dropped SYN from stalling the caller.
+/// Always with a timeout, also on loopback: a server that listens but does not accept yet
+/// fills its backlog, and then the kernel drops new connection attempts and retries them for
+/// minutes.
 pub(crate) fn connect(addr: SocketAddr, limit: Duration) -> io::Result<TcpStream> {
-    if addr.ip().is_loopback() {
-        TcpStream::connect(addr)
-    } else {
-        TcpStream::connect_timeout(&addr, limit)
-    }
-}
-
-/// Whether another process holds `addr` (binding it fails with "address in use").
-pub(crate) fn taken(addr: SocketAddr) -> bool {
-    matches!(bind(addr), Err(err) if err.kind() == io::ErrorKind::AddrInUse)
+    TcpStream::connect_timeout(&addr, limit)
 }
 
 /// A random port below the kernel's ephemeral range, or `None` when there is no room there.

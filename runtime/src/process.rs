@@ -45,22 +45,27 @@ pub(crate) fn signal_group(child: &Child, signal: libc::c_int) {
     }
 }
 
-/// Asks the group to stop: SIGTERM, unless the leader has already exited. Returns when to
+/// Asks the group to stop: SIGTERM, also when the leader has exited already (what it started
+/// may still run; the unreaped leader keeps the group id from being reused). Returns when to
 /// SIGKILL it.
 pub(crate) fn request_stop(child: &Child, grace: Duration) -> Instant {
-    if !has_exited(child) {
-        signal_group(child, libc::SIGTERM);
-    }
-    Instant::now() + grace
+    signal_group(child, libc::SIGTERM);
+    deadline(grace)
 }
 
-/// After [`request_stop`]: waits for the leader until `until`, SIGKILLs whatever is left of the
-/// group (workers that outlived their leader, or a leader that ignored SIGTERM), then reaps the
-/// leader and returns its status.
-pub(crate) fn finish_stop(child: &mut Child, until: Instant) -> io::Result<ExitStatus> {
-    wait_exit(child, until);
+/// SIGKILLs whatever is left of the group (workers that outlived their leader, or a leader
+/// that ignored SIGTERM), then reaps the leader and returns its status.
+pub(crate) fn kill_and_reap(child: &mut Child) -> io::Result<ExitStatus> {
     signal_group(child, libc::SIGKILL);
     child.wait()
+}
+
+/// `after` from now; a duration too large for the clock means "practically never".
+pub(crate) fn deadline(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 /// Waits for the leader's exit until `until`, without reaping it. On Linux a pidfd wakes the

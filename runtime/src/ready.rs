@@ -121,12 +121,12 @@ pub(crate) fn tcp(addr: SocketAddr, limit: Duration) -> Seen {
 /// runs on the waiting thread with no runtime, at the cost of a connect and two syscalls.
 pub(crate) fn http(
     addr: SocketAddr,
-    host: &str,
+    authority: &str,
     path: &str,
     want: Option<u16>,
     limit: Duration,
 ) -> Seen {
-    match http_status(addr, host, path, limit) {
+    match http_status(addr, authority, path, limit) {
         Ok(status) => {
             let ok = match want {
                 Some(want) => status == want,
@@ -142,15 +142,15 @@ pub(crate) fn http(
     }
 }
 
-fn http_status(addr: SocketAddr, host: &str, path: &str, limit: Duration) -> io::Result<u16> {
+/// `authority` is what goes in the `Host` header: `host:port`, an IPv6 host in brackets.
+fn http_status(addr: SocketAddr, authority: &str, path: &str, limit: Duration) -> io::Result<u16> {
     let mut stream = connect(addr, limit)?;
     stream.set_read_timeout(Some(limit))?;
     stream.set_write_timeout(Some(limit))?;
     stream.set_nodelay(true)?;
-    let port = addr.port();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: with-server\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: with-server\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     )?;
     let mut head = Vec::with_capacity(256);
     let mut chunk = [0; 256];

@@ -164,7 +164,7 @@ impl Server {
         // Most servers exit within a millisecond of SIGTERM: waiting that long here spares the
         // common case a trip to a blocking thread and back.
         let exited = self.child.as_ref().is_some_and(|child| {
-            process::wait_exit(child, until.min(Instant::now() + STOP_INLINE))
+            process::wait_exit(child, until.min(process::deadline(STOP_INLINE)))
         });
         match tokio::runtime::Handle::try_current() {
             Ok(handle) if !exited => {
@@ -228,7 +228,13 @@ impl Server {
         let Some(mut child) = self.child.take() else {
             return Err(io::Error::other("the server was already stopped"));
         };
-        let status = process::finish_stop(&mut child, until);
+        // The grace period is the group's, not only the leader's: a shell wrapper exits at
+        // once, while the server below it is still cleaning up. Every member shares the output
+        // pipe, which closes when the last one has exited.
+        if process::wait_exit(&child, until) {
+            self.output.wait_closed(until);
+        }
+        let status = process::kill_and_reap(&mut child);
         // Removed here, not in the background: a test binary may exit right after the test,
         // and nothing would remove the folder then.
         drop(self.tmp.take());
@@ -265,8 +271,13 @@ impl Server {
 
     /// Leaves the process running and unguarded, for `WITH_SERVER_KEEP`.
     fn keep_running(&mut self) {
+        let tmp = self
+            .tmp
+            .take()
+            .map(|tmp| format!(", its {{tmp}} stays at {}", tmp.keep().display()))
+            .unwrap_or_default();
         eprintln!(
-            "with-server: WITH_SERVER_KEEP is set, so {} keeps running; stop it with `kill -TERM -{}`",
+            "with-server: WITH_SERVER_KEEP is set, so {} keeps running{tmp}; stop it with `kill -TERM -{}`",
             self.title(),
             self.pid()
         );

@@ -21,13 +21,14 @@ use std::sync::OnceLock;
 use crate::port::state_dir;
 use crate::process::MARKER;
 
-// $1: the marker prefix of this process's servers; $2: the guard file.
+// $1: the marker prefix of this process's servers; $2: the guard file. The marker sweep at the
+// end always runs: one `grep` over `/proc` costs milliseconds, off every test's path, and it
+// also finds a server spawned just before this process died, before it was in the guard file.
 const SCRIPT: &str = r#"
 trap '' INT TERM HUP QUIT
 read -r _
 groups=$(awk '$1 == "+" { live[$2] = 1 } $1 == "-" { delete live[$2] } END { for (g in live) print g }' "$2" 2>/dev/null)
 rm -f "$2"
-[ -n "$groups" ] || exit 0
 for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done
 grep -lz "^$1" /proc/[0-9]*/environ 2>/dev/null | while IFS=/ read -r _ _ pid _; do
   kill -KILL "$pid" 2>/dev/null
@@ -49,8 +50,11 @@ fn start() -> Option<Watchdog> {
     let path: PathBuf = state_dir()
         .ok()?
         .join(format!("guard-{}", std::process::id()));
+    // A file left by a watchdog that died, for a process that had this pid before, would name
+    // process groups that are somebody else's by now.
+    let _ = std::fs::remove_file(&path);
     let guard_file = OpenOptions::new()
-        .create(true)
+        .create_new(true)
         .append(true)
         .open(&path)
         .ok()?;

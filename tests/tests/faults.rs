@@ -290,3 +290,125 @@ fn a_grandchild_that_dropped_the_marker_goes_with_the_group() {
     drop(server);
     assert_all_gone(&[(child, "the scrubbed grandchild")], PROMPT);
 }
+
+/// CPU time this process has used so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills the zeroed struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+#[test]
+fn a_server_that_never_accepts_times_out_on_time() {
+    // Its backlog fills with probes, after which the kernel drops new connection attempts;
+    // a probe without a limit would wait minutes for an answer.
+    let server = "import os, socket, time\n\
+                  s = socket.socket(); s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen(1)\n\
+                  time.sleep(1000)";
+    let timeout = Duration::from_secs(2);
+    let (error, took) = start_err(
+        Server::builder("python3 -c {script}")
+            .placeholder("script", server)
+            .ready(Ready::http("/"))
+            .timeout(timeout),
+    );
+    assert!(error.to_string().contains("not ready after 2s"), "{error}");
+    assert!(
+        took < timeout + Duration::from_secs(1),
+        "reported after {took:?}"
+    );
+}
+
+#[test]
+fn waiting_for_a_server_that_closed_its_output_does_not_spin() {
+    let before = cpu_time();
+    let server = common::start(Server::builder(format!(
+        "sh -c 'exec >/dev/null 2>&1; sleep 1; exec {} --port \"$PORT\"'",
+        fixture()
+    )));
+    let used = cpu_time() - before;
+    drop(server);
+    assert!(
+        used < Duration::from_millis(500),
+        "a 1 s wait used {used:?} of CPU"
+    );
+}
+
+#[test]
+fn two_servers_of_one_test_on_one_fixed_port_is_an_error_not_a_hang() {
+    let port = 18_463;
+    let first = common::start(Server::builder(fixture_cmd("--port {port}")).port(port));
+    let (error, took) = start_err(Server::builder(fixture_cmd("--port {port}")).port(port));
+    assert!(
+        error
+            .to_string()
+            .contains("already used by another server of this test"),
+        "{error}"
+    );
+    assert!(took < PROMPT, "reported after {took:?}");
+    drop(first);
+}
+
+#[test]
+fn a_crash_after_answering_is_not_taken_for_a_lost_port() {
+    // The probes' closed connections leave the port in TIME_WAIT; that is no other process.
+    let server = "import http.server, os, sys\n\
+                  class H(http.server.BaseHTTPRequestHandler):\n\
+                  \x20   n = 0\n\
+                  \x20   def do_GET(self):\n\
+                  \x20       H.n += 1\n\
+                  \x20       self.send_response(503); self.send_header('Connection', 'close'); self.end_headers()\n\
+                  \x20       if H.n == 3: print('migration failed', flush=True); os._exit(1)\n\
+                  http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()";
+    let (error, took) = start_err(
+        Server::builder("python3 -c {script}")
+            .placeholder("script", server)
+            .ready(Ready::http("/")),
+    );
+    let message = error.to_string();
+    assert!(
+        matches!(error, with_server::Error::ExitedEarly { attempts: 1, .. }),
+        "{message}"
+    );
+    assert!(message.contains("migration failed"), "{message}");
+    assert!(took < PROMPT, "reported after {took:?}");
+}
+
+#[test]
+fn the_grace_period_is_the_groups_not_only_the_leaders() {
+    // The leader, a shell, dies at SIGTERM at once; the shell below it cleans up for 0.3 s.
+    let dir = scratch_dir("grace-group");
+    let cleaned = dir.join("cleaned");
+    let inner = format!(
+        "trap \"sleep 0.3; touch {}; exit 0\" TERM; {} --port $PORT & wait",
+        cleaned.display(),
+        fixture()
+    );
+    let server = common::start(
+        Server::builder("sh -c {outer}")
+            .placeholder("outer", format!("sh -c '{inner}'; echo done"))
+            .grace(Duration::from_secs(5)),
+    );
+    drop(server);
+    assert!(
+        cleaned.exists(),
+        "the inner shell was killed before it cleaned up"
+    );
+}
+
+#[test]
+fn huge_durations_mean_never_not_a_panic() {
+    let server = common::start(
+        Server::builder(fixture_cmd("--port {port}"))
+            .timeout(Duration::MAX)
+            .grace(Duration::MAX),
+    );
+    let pid = server.pid();
+    drop(server);
+    assert_all_gone(&[(pid, "the server")], PROMPT);
+}
