@@ -108,23 +108,13 @@ fn builder_async(kind: Kind, runtime: &tokio::runtime::Runtime) -> Duration {
     })
 }
 
-fn monotonic_ns() -> u128 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into `now`.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
-}
-
 /// From the fixture's bind to `start_blocking` returning, for a probe of each kind.
 fn readiness_latency(ready: Ready) -> Duration {
     let server = Server::builder(format!("{FIXTURE} --port {{port}} --stamp --http"))
         .ready(ready)
         .start_blocking()
         .expect("start");
-    let returned = monotonic_ns();
+    let returned = with_server_tests::monotonic_ns();
     let bound = loop {
         let output = server.output();
         if let Some(ns) = output

@@ -7,17 +7,10 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{fixture_cmd, http_get, scratch_dir, start, start_err, wait_for_output};
+use common::{fixture_cmd, http_get, scratch_dir, start, start_err, value_after, wait_for_output};
 use with_server::{Ready, Server};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn value_after<'a>(output: &'a str, prefix: &str) -> &'a str {
-    output
-        .lines()
-        .find_map(|line| line.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{output}"))
-}
 
 #[test]
 fn env_variables_reach_the_server() {

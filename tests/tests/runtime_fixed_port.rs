@@ -8,9 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{
-    fixture_cmd, monotonic_ns, number_after, scratch_dir, start, start_err, wait_for_output,
-};
+use common::{fixture_cmd, number_after, scratch_dir, start, start_err, wait_for_output};
 use with_server::{Ready, Server};
 
 /// A port that is free right now: bound to port 0, then released.
@@ -139,9 +137,9 @@ fn helper_holds_the_fixed_port_for_a_while() {
             .port(port)
             .timeout(Duration::from_secs(30)),
     );
-    let began = monotonic_ns();
+    let began = with_server_tests::monotonic_ns();
     std::thread::sleep(Duration::from_millis(300));
-    let ended = monotonic_ns();
+    let ended = with_server_tests::monotonic_ns();
     drop(server);
     println!("helper-held {began} {ended}");
 }

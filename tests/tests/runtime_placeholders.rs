@@ -6,20 +6,15 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{fixture, fixture_cmd, run_this_test, start, wait_for_output, wait_until};
+use common::{
+    fixture, fixture_cmd, run_this_test, start, value_after, wait_for_output, wait_until,
+};
 use with_server::Server;
 
 const WAIT: Duration = Duration::from_secs(5);
 const CASE: &str = "WITH_SERVER_TESTS_CASE";
 
 /// The value of the first line `PREFIX value` in the output.
-fn value_after<'a>(output: &'a str, prefix: &str) -> &'a str {
-    output
-        .lines()
-        .find_map(|line| line.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{output}"))
-}
-
 #[test]
 fn a_value_with_spaces_stays_one_word() {
     // Were the value split, the fixture would reject `big` as an unknown argument.

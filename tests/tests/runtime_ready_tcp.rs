@@ -6,8 +6,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{
-    fixture_cmd, is_alive, monotonic_ns, number_after, read_pid_file, scratch_dir, start,
-    wait_for_output,
+    fixture_cmd, is_alive, number_after, read_pid_file, scratch_dir, start, wait_for_output,
 };
 use with_server::{Ready, Server};
 
@@ -67,7 +66,7 @@ fn pid_is_the_server_process() {
 #[test]
 fn readiness_is_seen_soon_after_the_port_is_bound() {
     let server = start(Server::builder(fixture_cmd("--slow-start 100 --stamp")));
-    let ready_at = monotonic_ns();
+    let ready_at = with_server_tests::monotonic_ns();
     let output = wait_for_output(&server, "bound-at-ns ", Duration::from_secs(5));
     let bound_at: u128 = number_after(&output, "bound-at-ns ");
     // The stamp is taken just after bind, so on a busy machine it may even come later.

@@ -1,7 +1,7 @@
 //! The "fake API" of the SPEC's two-server example: `fake-api PORT` answers every request with
 //! a small JSON document, and logs each request.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpListener;
 
 fn main() {
@@ -21,17 +21,10 @@ fn main() {
     };
     println!("fake-api listening on port {port}");
     for stream in listener.incoming().flatten() {
-        let mut reader = BufReader::new(&stream);
-        let mut request = String::new();
-        if reader.read_line(&mut request).is_err() {
+        let Ok(request) = with_server_tests::read_request_head(&stream) else {
             continue;
-        }
-        // Skip the headers.
-        let mut line = String::new();
-        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-            line.clear();
-        }
-        println!("fake-api: {}", request.trim_end());
+        };
+        println!("fake-api: {request}");
         let body = r#"{"items":["apple","pear"]}"#;
         let _ = write!(
             &stream,

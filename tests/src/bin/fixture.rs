@@ -220,7 +220,10 @@ fn run(o: &Options) {
         Err(e) => fail(&format!("cannot read the bound address: {e}")),
     };
     if o.stamp {
-        say(&format!("bound-at-ns {}", monotonic_ns()));
+        say(&format!(
+            "bound-at-ns {}",
+            with_server_tests::monotonic_ns()
+        ));
     }
     if o.announce {
         say(&format!("listening on {addr}"));
@@ -429,16 +432,6 @@ fn reason(code: u16) -> &'static str {
         503 => "Service Unavailable",
         _ => "Status",
     }
-}
-
-fn monotonic_ns() -> u128 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid timespec for the call to fill in.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
 }
 
 fn sleep_forever() -> ! {

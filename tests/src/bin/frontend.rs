@@ -2,7 +2,7 @@
 //! environment. `GET /health` answers 200; any other path fetches `API_URL/items` and answers
 //! `frontend sees: <what the API said>`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
 fn main() {
@@ -30,15 +30,9 @@ fn main() {
     });
     println!("frontend on port {port}, API at {api}");
     for stream in listener.incoming().flatten() {
-        let mut reader = BufReader::new(&stream);
-        let mut request = String::new();
-        if reader.read_line(&mut request).is_err() {
+        let Ok(request) = with_server_tests::read_request_head(&stream) else {
             continue;
-        }
-        let mut line = String::new();
-        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-            line.clear();
-        }
+        };
         let path = request.split_whitespace().nth(1).unwrap_or("/");
         let body = if path == "/health" {
             "ok".to_string()

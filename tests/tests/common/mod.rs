@@ -119,6 +119,14 @@ pub(crate) fn wait_for_output(server: &Server, needle: &str, timeout: Duration) 
     }
 }
 
+/// The rest of the first line of `output` that starts with `prefix`.
+pub(crate) fn value_after<'a>(output: &'a str, prefix: &str) -> &'a str {
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{output}"))
+}
+
 /// The number that follows `prefix` on a line of `output` (`child pid 123` and so on).
 pub(crate) fn number_after<T: std::str::FromStr>(output: &str, prefix: &str) -> T {
     output
@@ -126,18 +134,6 @@ pub(crate) fn number_after<T: std::str::FromStr>(output: &str, prefix: &str) -> 
         .find_map(|line| line.strip_prefix(prefix))
         .and_then(|rest| rest.trim().parse().ok())
         .unwrap_or_else(|| panic!("no line {prefix:?}<number> in output:\n{output}"))
-}
-
-/// CLOCK_MONOTONIC in nanoseconds: the clock of the fixture's `--stamp`, shared by all
-/// processes of the machine.
-pub(crate) fn monotonic_ns() -> u128 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid timespec for the call to fill in.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
 }
 
 /// A GET over a fresh connection; returns the status code and the body.
