@@ -412,3 +412,64 @@ fn huge_durations_mean_never_not_a_panic() {
     drop(server);
     assert_all_gone(&[(pid, "the server")], PROMPT);
 }
+
+#[test]
+fn a_server_that_loses_its_picked_port_is_started_again_on_a_new_one() {
+    // First launch only: a blocker takes $PORT before the server binds it. The blocker is in
+    // the server's group, so the failed launch's teardown removes it; being the server's own,
+    // it would satisfy a TCP probe, so readiness is the server's own line.
+    let dir = scratch_dir("lost-port");
+    let blocker = "import os, pathlib, socket, sys, time\n\
+                   s = socket.socket(); s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen()\n\
+                   pathlib.Path(sys.argv[1]).touch(); time.sleep(60)";
+    let script = format!(
+        "if [ ! -e first ]; then touch first; python3 -c \"$BLOCKER\" bound & \
+         while [ ! -e bound ]; do sleep 0.01; done; fi; exec {} --port \"$PORT\" --announce",
+        fixture()
+    );
+    let server = common::start(
+        Server::builder("sh -c {script}")
+            .placeholder("script", script)
+            .env("BLOCKER", blocker)
+            .current_dir(dir.to_path_buf())
+            .ready(Ready::log("^listening on")),
+    );
+    assert!(
+        dir.join("bound").exists(),
+        "the first launch was not blocked"
+    );
+    assert!(
+        server
+            .output()
+            .contains(&format!("listening on 127.0.0.1:{}", server.port())),
+        "{}",
+        server.output()
+    );
+}
+
+#[test]
+fn a_server_that_keeps_losing_its_port_gives_up_after_four_launches() {
+    let blocker = "import os, socket, time\n\
+                   s = socket.socket(); s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen()\n\
+                   print('blocker bound', flush=True); time.sleep(60)";
+    let script = format!(
+        "python3 -c \"$BLOCKER\" > blocked & while ! grep -q bound blocked 2>/dev/null; do sleep 0.01; done; \
+         exec {} --port \"$PORT\" --announce",
+        fixture()
+    );
+    let dir = scratch_dir("keeps-losing");
+    let (error, took) = start_err(
+        Server::builder("sh -c {script}")
+            .placeholder("script", script)
+            .env("BLOCKER", blocker)
+            .current_dir(dir.to_path_buf())
+            .ready(Ready::log("^listening on")),
+    );
+    let message = error.to_string();
+    assert!(
+        matches!(error, with_server::Error::ExitedEarly { attempts: 4, .. }),
+        "{message}"
+    );
+    assert!(message.contains("started 4 times"), "{message}");
+    assert!(took < PROMPT * 2, "reported after {took:?}");
+}
