@@ -230,8 +230,9 @@ impl Server {
         };
         // The grace period is the group's, not only the leader's: a shell wrapper exits at
         // once, while the server below it is still cleaning up. Every member shares the output
-        // pipe, which closes when the last one has exited.
-        if process::wait_exit(&child, until) {
+        // pipe, which closes when the last one has exited. (A kept server writes to a file,
+        // which never closes.)
+        if process::wait_exit(&child, until) && !self.keep {
             self.output.wait_closed(until);
         }
         let status = process::kill_and_reap(&mut child);
