@@ -117,7 +117,13 @@ pub(crate) fn is_with_server(attr: &Attribute) -> bool {
 /// Whether `attr` is a test attribute: `#[test]`, `#[tokio::test]`,
 /// `#[::core::prelude::v1::test]` and the like.
 pub(crate) fn is_test(attr: &Attribute) -> bool {
-    last_segment_is(attr, "test")
+    last_segment_is(attr, "test") || is_expanded_test(attr)
+}
+
+/// What the built-in `#[test]` leaves on a function once it has expanded (it runs first when
+/// it is written above `#[with_server]`).
+pub(crate) fn is_expanded_test(attr: &Attribute) -> bool {
+    attr.path().is_ident("rustc_test_marker")
 }
 
 fn last_segment_is(attr: &Attribute, name: &str) -> bool {
@@ -299,13 +305,23 @@ fn ungroup(expr: &Expr) -> &Expr {
 
 fn string(meta: &Meta) -> syn::Result<LitStr> {
     let key = path_text(meta.path());
+    let example = match key.as_str() {
+        "cmd" => "\"my-server --port {port}\"",
+        "logs" => "\"on_failure\"",
+        "timeout" => "\"10s\"",
+        "grace" => "\"5s\"",
+        "host" => "\"127.0.0.1\"",
+        "name" => "\"api\"",
+        "cwd" => "\"tests/site\"",
+        _ => "\"...\"",
+    };
     match value(meta, "\"...\"")? {
         Expr::Lit(ExprLit {
             lit: Lit::Str(lit), ..
         }) => Ok(lit.clone()),
         other => Err(syn::Error::new_spanned(
             other,
-            format!("expected a string literal: `{key} = \"...\"`"),
+            format!("expected a string literal: `{key} = {example}`"),
         )),
     }
 }
@@ -539,7 +555,8 @@ fn env_pair(input: ParseStream<'_>) -> syn::Result<(EnvKey, Expr)> {
                 syn::Error::new(error.span(), "expected a variable name: `KEY = \"value\"`")
             })?;
         EnvKey {
-            name: ident.to_string(),
+            // `env(r#type = "x")` names `type`.
+            name: syn::ext::IdentExt::unraw(&ident).to_string(),
             span: ident.span(),
         }
     };
@@ -674,7 +691,7 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "expected a string literal: `cmd = \"...\"`",
+                "expected a string literal: `cmd = \"my-server --port {port}\"`",
                 "port out of range, expected 1..=65535, or 0 to pick a free port",
                 "unknown probe `grpc`, expected `tcp`, `http(\"/path\")`, `http(\"/path\", status = 204)` or `log(\"regex\")`",
                 "malformed duration \"soon\", expected a whole number and a unit: \"500ms\", \"10s\" or \"2m\"",

@@ -8,7 +8,7 @@
 //! async fn lists_files() {
 //!     async fn lists_files(url: &str) { /* the test's body */ }
 //!     let server_0 = ::with_server::__private::started(/* builder */.start().await);
-//!     let result = lists_files(<&str as ::with_server::FromServer>::from_server(&server_0)).await;
+//!     let result = lists_files(::with_server::FromServer::from_server(&server_0)).await;
 //!     ::with_server::__private::finish(&[&server_0], &result);
 //!     ::core::mem::drop(server_0);
 //!     result
@@ -117,6 +117,8 @@ impl Test {
 
         let mut outer = sig.clone();
         outer.inputs = Punctuated::new();
+        // The inner function keeps the lifetimes; the wrapper, which calls it, has none.
+        outer.generics = syn::Generics::default();
         let test_attr = if has_test_attr {
             None
         } else {
@@ -139,27 +141,40 @@ impl Test {
             .iter()
             .map(|server| server.name.as_ref().map(LitStr::value))
             .collect();
+        let tmp = Ident::new("__with_server_tmp", Span::mixed_site());
+        // Declared before the servers, so that it is removed after they have stopped.
+        let tmp_dir = servers
+            .iter()
+            .any(ServerAttr::uses_tmp)
+            .then(|| quote!(let #tmp = ::with_server::__private::TestDir::new();));
         let starts = servers.iter().zip(&handles).map(|(server, handle)| {
-            let builder = server.builder(&names, &handles);
+            let builder = server.builder(&names, &handles, &tmp);
             if is_async {
                 quote!(let #handle = ::with_server::__private::started(#builder.start().await);)
             } else {
                 quote!(let #handle = ::with_server::__private::started(#builder.start_blocking());)
             }
         });
-        let args = sig.inputs.iter().zip(&handles).map(|(input, handle)| match input {
-            FnArg::Typed(param) => {
-                let ty = &param.ty;
-                quote_spanned!(ty.span()=> <#ty as ::with_server::FromServer>::from_server(&#handle))
-            }
-            // Rejected by validation.
-            FnArg::Receiver(receiver) => receiver.to_token_stream(),
-        });
+        let args = sig
+            .inputs
+            .iter()
+            .zip(&handles)
+            .map(|(input, handle)| match input {
+                FnArg::Typed(param) => {
+                    let ty = &param.ty;
+                    // The type comes from the inner function's parameter: written out here, a
+                    // lifetime of the signature would be undeclared.
+                    quote_spanned!(ty.span()=> ::with_server::FromServer::from_server(&#handle))
+                }
+                // Rejected by validation.
+                FnArg::Receiver(receiver) => receiver.to_token_stream(),
+            });
         let ident = &sig.ident;
         let await_ = is_async.then(|| quote!(.await));
         let result = Ident::new("result", Span::mixed_site());
         let dropped = handles.iter().rev();
         let mut body = quote! {
+            #tmp_dir
             #(#starts)*
             let #result = #ident(#(#args),*) #await_;
             ::with_server::__private::finish(&[#(&#handles),*], &#result);
@@ -183,7 +198,7 @@ impl Test {
 impl ServerAttr {
     /// The `ServerBuilder` expression of this server. `names` and `handles` are those of
     /// every server of the test, in order; this one only uses those above it.
-    fn builder(&self, names: &[Option<String>], handles: &[Ident]) -> TokenStream {
+    fn builder(&self, names: &[Option<String>], handles: &[Ident], tmp: &Ident) -> TokenStream {
         let cmd = match &self.cmd {
             Some(cmd) => cmd.clone(),
             None => LitStr::new("", self.span),
@@ -235,7 +250,7 @@ impl ServerAttr {
         if let Some(name) = &self.name {
             calls.push(quote!(.name(#name)));
         }
-        calls.extend(self.placeholders(&cmd, names, handles));
+        calls.extend(self.placeholders(&cmd, names, handles, tmp));
         quote!(::with_server::Server::builder(#cmd) #(#calls)*)
     }
 
@@ -249,6 +264,26 @@ impl ServerAttr {
         }
     }
 
+    /// The texts placeholders are filled in: each word of `cmd`, the `env` values, `cwd`.
+    fn texts<'a>(&'a self, cmd: &'a LitStr) -> Vec<(&'a LitStr, String)> {
+        let words = shell_words::split(&cmd.value()).unwrap_or_default();
+        words
+            .into_iter()
+            .map(|word| (cmd, word))
+            .chain(self.env.iter().map(|var| (&var.value, var.value.value())))
+            .chain(self.cwd.iter().map(|cwd| (cwd, cwd.value())))
+            .collect()
+    }
+
+    fn uses_tmp(&self) -> bool {
+        let Some(cmd) = &self.cmd else {
+            return false;
+        };
+        self.texts(cmd)
+            .iter()
+            .any(|(_, text)| placeholder::names(text).is_ok_and(|names| names.contains(&"tmp")))
+    }
+
     /// `.placeholder(..)` calls for the values only the test knows: binary paths and the
     /// addresses of the servers above.
     fn placeholders(
@@ -256,13 +291,9 @@ impl ServerAttr {
         cmd: &LitStr,
         names: &[Option<String>],
         handles: &[Ident],
+        tmp: &Ident,
     ) -> Vec<TokenStream> {
-        let words = shell_words::split(&cmd.value()).unwrap_or_default();
-        let texts = words
-            .iter()
-            .map(|word| (cmd, word.clone()))
-            .chain(self.env.iter().map(|var| (&var.value, var.value.value())))
-            .chain(self.cwd.iter().map(|cwd| (cwd, cwd.value())));
+        let texts = self.texts(cmd);
         let mut seen: Vec<String> = Vec::new();
         let mut calls = Vec::new();
         for (lit, text) in texts {
@@ -305,6 +336,10 @@ impl ServerAttr {
                         };
                         calls.push(quote!(.placeholder(#key, #value)));
                     }
+                    // One folder for the whole test, shared by its servers.
+                    Placeholder::Own if name == "tmp" => calls.push(quote!(
+                        .placeholder(#key, ::with_server::__private::TestDir::path(&#tmp))
+                    )),
                     Placeholder::Own | Placeholder::Unknown(_) => {}
                 }
             }
@@ -337,7 +372,7 @@ mod tests {
         assert!(out.contains("async fn lists (url : & str)"), "{out}");
         assert!(out.contains(":: with_server :: __private :: started (:: with_server :: Server :: builder (\"serve {port}\") . current_dir (:: core :: env ! (\"CARGO_MANIFEST_DIR\")) . ready (:: with_server :: Ready :: http (\"/\")) . start () . await)"), "{out}");
         assert!(
-            out.contains("< & str as :: with_server :: FromServer > :: from_server (& server_0)"),
+            out.contains(":: with_server :: FromServer :: from_server (& server_0)"),
             "{out}"
         );
         assert!(!out.contains("prelude :: v1 :: test"), "{out}");

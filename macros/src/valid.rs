@@ -5,7 +5,9 @@
 use proc_macro2::Span;
 use syn::{FnArg, ItemFn, LitStr, Pat, Stmt, Type};
 
-use crate::attr::{Errors, Probe, ServerAttr, Test, is_test, is_with_server, path_text};
+use crate::attr::{
+    Errors, Probe, ServerAttr, Test, is_expanded_test, is_test, is_with_server, path_text,
+};
 use crate::placeholder::{self, Placeholder};
 
 impl Test {
@@ -16,11 +18,24 @@ impl Test {
         }
         self.validate_placement(errors);
         validate_params(&self.func, self.servers.len(), errors);
+        validate_generics(&self.func, errors);
+        validate_should_panic(&self.func, errors);
     }
 
     /// A test attribute must come last: placed above `#[with_server]` it has already turned
     /// the function into something else by the time `#[with_server]` sees it.
     fn validate_placement(&self, errors: &mut Errors) {
+        if contains_started_server(&self.func.block) {
+            // A #[with_server] above this one has expanded already and taken every attribute
+            // spelled `with_server`: this one is spelled otherwise.
+            return errors.at(
+                Span::call_site(),
+                "stacked #[with_server] attributes must all be spelled `with_server` (a path such as `with_server::with_server` is fine, a renamed import is not), so that the topmost one sees the others",
+            );
+        }
+        if let Some(marker) = self.func.attrs.iter().find(|attr| is_expanded_test(attr)) {
+            return errors.spanned(marker, below_test_attribute("test"));
+        }
         if rewritten_by_tokio(&self.func) {
             // Its leftover test attribute would also be "above" any stacked #[with_server].
             return errors.at(Span::call_site(), below_test_attribute("tokio::test"));
@@ -57,6 +72,57 @@ fn rewritten_by_tokio(func: &ItemFn) -> bool {
     func.sig.asyncness.is_none() && async_body && pinned && generated_test
 }
 
+/// Whether `block` already starts servers: the mark of an expanded `#[with_server]`.
+fn contains_started_server(block: &syn::Block) -> bool {
+    fn scan(tokens: proc_macro2::TokenStream) -> bool {
+        let mut private = false;
+        for token in tokens {
+            match token {
+                proc_macro2::TokenTree::Group(group) => {
+                    if scan(group.stream()) {
+                        return true;
+                    }
+                }
+                proc_macro2::TokenTree::Ident(ident) => {
+                    if private && ident == "started" {
+                        return true;
+                    }
+                    private = ident == "__private";
+                }
+                proc_macro2::TokenTree::Punct(_) => {}
+                proc_macro2::TokenTree::Literal(_) => private = false,
+            }
+        }
+        false
+    }
+    scan(quote::ToTokens::to_token_stream(block))
+}
+
+/// A bare `#[should_panic]` would pass when the server fails to start, since that panics too.
+fn validate_should_panic(func: &ItemFn, errors: &mut Errors) {
+    for attr in &func.attrs {
+        if attr.path().is_ident("should_panic") && matches!(attr.meta, syn::Meta::Path(_)) {
+            errors.spanned(
+                attr,
+                "#[should_panic] on a #[with_server] test needs `expected = \"...\"`: a server that fails to start panics too, and would pass the test",
+            );
+        }
+    }
+}
+
+/// The test function becomes an inner function called with the servers' values: type and const
+/// parameters would have nothing to be inferred from.
+fn validate_generics(func: &ItemFn, errors: &mut Errors) {
+    for param in &func.sig.generics.params {
+        if !matches!(param, syn::GenericParam::Lifetime(_)) {
+            errors.spanned(
+                param,
+                "a #[with_server] test cannot have type or const parameters",
+            );
+        }
+    }
+}
+
 /// Each `#[with_server]` binds one parameter; a parameter left over has no value.
 fn validate_params(func: &ItemFn, servers: usize, errors: &mut Errors) {
     let mut typed = 0;
@@ -69,6 +135,16 @@ fn validate_params(func: &ItemFn, servers: usize, errors: &mut Errors) {
                 typed += 1;
                 if typed > servers {
                     errors.spanned(param, too_many_params(servers));
+                } else if let Type::Reference(reference) = &*param.ty
+                    && reference
+                        .lifetime
+                        .as_ref()
+                        .is_some_and(|lifetime| lifetime.ident == "static")
+                {
+                    errors.spanned(
+                        reference,
+                        "a server lives only as long as its test, not `'static`: take `&str`, `String` or `&Server`",
+                    );
                 } else if let Type::ImplTrait(ty) = &*param.ty {
                     errors.spanned(
                         ty,
@@ -270,6 +346,63 @@ mod tests {
     }
 
     #[test]
+    fn refuses_a_function_the_builtin_test_attribute_has_expanded() {
+        let func: ItemFn = syn::parse_quote! {
+            #[rustc_test_marker = "t"]
+            fn t() {}
+        };
+        let found = errors(quote!(cmd = "srv"), func);
+        assert_eq!(
+            found,
+            ["#[with_server] must be placed above #[test], move it up"]
+        );
+    }
+
+    #[test]
+    fn refuses_a_second_spelling_after_an_expanded_attribute() {
+        let func: ItemFn = syn::parse_quote! {
+            fn t() {
+                let server_0 = ::with_server::__private::started(builder.start_blocking());
+            }
+        };
+        let found = errors(quote!(cmd = "srv"), func);
+        assert!(
+            found[0]
+                .starts_with("stacked #[with_server] attributes must all be spelled `with_server`"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_bare_should_panic_generics_and_static_borrows() {
+        let func: ItemFn = syn::parse_quote! {
+            #[should_panic]
+            fn t<T: Default>(url: &'static str) {}
+        };
+        let found = errors(quote!(cmd = "srv"), func);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(
+            found.iter().any(|e| e.contains("needs `expected")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|e| e.contains("cannot have type or const parameters")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|e| e.contains("not `'static`")),
+            "{found:?}"
+        );
+        let fine: ItemFn = syn::parse_quote! {
+            #[should_panic(expected = "boom")]
+            fn t<'a>(url: &'a str) {}
+        };
+        assert_eq!(errors(quote!(cmd = "srv"), fine), Vec::<String>::new());
+    }
+
+    #[test]
     fn accepts_a_complete_stack() {
         let func: ItemFn = syn::parse_quote! {
             #[with_server(cmd = "{bin:frontend} --api {api.url}", env(API = "{api.host}:{api.port}"), cwd = "{tmp}")]
@@ -308,7 +441,7 @@ mod tests {
         // A malformed `cmd` is reported as such, not also as missing.
         assert_eq!(
             errors_of(quote!(cmd = 1)),
-            ["expected a string literal: `cmd = \"...\"`"]
+            ["expected a string literal: `cmd = \"my-server --port {port}\"`"]
         );
     }
 

@@ -331,7 +331,9 @@ impl Plan {
             .placeholders()
             .chain(env.iter().flat_map(|(_, value)| value.placeholders()))
             .chain(cwd.iter().flat_map(Template::placeholders))
-            .any(|name| name == "tmp");
+            .any(|name| name == "tmp")
+            // `{tmp}` given as a placeholder (one folder for all servers of a test) wins.
+            && !builder.placeholders.contains_key("tmp");
         Ok(Plan {
             line,
             env,

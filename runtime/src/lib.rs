@@ -121,6 +121,29 @@ pub mod __private {
         }
     }
 
+    /// The `{tmp}` folder of a test, shared by its servers; removed when dropped, after them.
+    #[derive(Debug)]
+    pub struct TestDir(tempfile::TempDir);
+
+    impl TestDir {
+        pub fn new() -> TestDir {
+            match tempfile::Builder::new().prefix("with-server-").tempdir() {
+                Ok(dir) => TestDir(dir),
+                Err(err) => panic!("with-server: cannot create the test's {{tmp}} folder: {err}"),
+            }
+        }
+
+        pub fn path(&self) -> String {
+            self.0.path().to_string_lossy().into_owned()
+        }
+    }
+
+    impl Outcome for std::process::ExitCode {
+        fn is_failure(&self) -> bool {
+            *self != std::process::ExitCode::SUCCESS
+        }
+    }
+
     /// Whether a test's return value means it failed.
     pub trait Outcome {
         fn is_failure(&self) -> bool;

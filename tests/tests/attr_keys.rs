@@ -184,3 +184,25 @@ fn grace_bounds_the_stop() {
     );
     assert_gone(number_after(&all, "server pid "), "the server", WAIT);
 }
+
+/// `{tmp}` is one folder for the whole test: the second server sees what the first wrote.
+#[with_server(
+    cmd = "sh -c 'echo from-the-first > \"$1/note\"; exec \"$2\" --port \"$PORT\"' x {tmp} {bin:fixture}"
+)]
+#[with_server(cmd = "sh -c 'cat \"$1/note\"; exec \"$2\" --port \"$PORT\"' x {tmp} {bin:fixture}", ready = log("from-the-first"))]
+#[test]
+fn tmp_is_one_folder_for_the_whole_test(first: &Server, second: &Server) {
+    assert!(
+        second.output().contains("from-the-first"),
+        "{}",
+        second.output()
+    );
+    assert_ne!(first.port(), second.port());
+}
+
+/// A raw identifier names the variable without its `r#`.
+#[with_server(cmd = "{bin:fixture} --port {port} --echo-env type", env(r#type = "raw"), ready = log("^type="))]
+#[test]
+fn a_raw_identifier_key_names_the_plain_variable(server: &Server) {
+    assert!(server.output().contains("type=raw"), "{}", server.output());
+}

@@ -165,3 +165,18 @@ fn tests_without_test_attribute_are_registered_once() {
     let ignored = list(&["--ignored"]);
     assert_eq!(ignored.trim(), "ignored_test: test", "{ignored}");
 }
+
+/// Any `Termination` libtest accepts: `ExitCode` too.
+#[with_server(cmd = "{bin:fixture} --port {port}")]
+#[test]
+fn returns_an_exit_code(port: u16) -> std::process::ExitCode {
+    assert!(port > 0);
+    std::process::ExitCode::SUCCESS
+}
+
+/// Lifetimes in the signature are the inner function's; the wrapper needs none.
+#[with_server(cmd = "{bin:fixture} --port {port}")]
+#[test]
+fn names_a_lifetime<'a>(url: &'a str) {
+    assert!(url.starts_with("http://127.0.0.1:"));
+}
