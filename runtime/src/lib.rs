@@ -126,6 +126,8 @@ pub mod __private {
     pub struct TestDir(tempfile::TempDir);
 
     impl TestDir {
+        // No `Default`: creating a folder on disk is not a default value.
+        #[allow(clippy::new_without_default)]
         pub fn new() -> TestDir {
             match tempfile::Builder::new().prefix("with-server-").tempdir() {
                 Ok(dir) => TestDir(dir),
