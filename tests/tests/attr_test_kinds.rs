@@ -177,6 +177,7 @@ fn returns_an_exit_code(port: u16) -> std::process::ExitCode {
 /// Lifetimes in the signature are the inner function's; the wrapper needs none.
 #[with_server(cmd = "{bin:fixture} --port {port}")]
 #[test]
+#[allow(clippy::needless_lifetimes)] // the named lifetime is what this test is about
 fn names_a_lifetime<'a>(url: &'a str) {
     assert!(url.starts_with("http://127.0.0.1:"));
 }
