@@ -46,7 +46,7 @@ use proc_macro::TokenStream;
 /// runs unless the command names one. Placeholders are filled in each word:
 ///
 /// - `{port}`, `{host}`, `{url}` (the base URL, `http://127.0.0.1:PORT`);
-/// - `{tmp}`, a fresh empty directory for this test, removed afterwards;
+/// - `{tmp}`, a fresh empty directory for this test, shared by its servers, removed afterwards;
 /// - `{bin:NAME}`, the path of the binary target `NAME` of the package whose integration
 ///   test this is (cargo builds it before the test);
 /// - `{NAME.url}`, `{NAME.port}`, `{NAME.host}`, the address of the server named `NAME` by a
@@ -157,9 +157,11 @@ use proc_macro::TokenStream;
 ///
 /// Put `#[with_server]` above the test attribute: `#[tokio::test]` (any flavor) on an
 /// `async fn`, `#[test]` on a `fn`. Without a test attribute, the function becomes a test
-/// anyway, and an `async fn` runs on a runtime of its own. `#[ignore]`, `#[should_panic]`,
-/// `#[cfg(..)]`, doc comments and a `Result<(), E>` return type work as usual; a test that
-/// returns `Err` counts as failed for `logs = "on_failure"`.
+/// anyway, and an `async fn` runs on a runtime of its own. `#[ignore]`,
+/// `#[should_panic(expected = "...")]`, `#[cfg(..)]`, doc comments and a `Result<(), E>` or
+/// `ExitCode` return type work as usual; a test that returns `Err` counts as failed for
+/// `logs = "on_failure"`. A bare `#[should_panic]` is refused: a server that fails to start
+/// panics too, and would pass the test.
 #[proc_macro_attribute]
 pub fn with_server(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::with_server(args.into(), item.into()).into()
