@@ -42,6 +42,16 @@ pub(crate) fn start_err(builder: ServerBuilder) -> (Error, Duration) {
     }
 }
 
+/// Fails the test unless a start that timed out after `timeout` gave up neither early nor
+/// more than a second late.
+pub(crate) fn assert_gave_up_on_time(took: Duration, timeout: Duration, message: &str) {
+    assert!(took >= timeout, "gave up after {took:?}: {message}");
+    assert!(
+        took < timeout + Duration::from_secs(1),
+        "gave up only after {took:?}: {message}"
+    );
+}
+
 /// The state letter of a process (`R`, `S`, `Z`, ...), or `None` once it is gone.
 pub(crate) fn process_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
