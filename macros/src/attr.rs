@@ -149,7 +149,14 @@ impl Test {
                     continue;
                 }
             };
-            servers.push(ServerAttr::parse(args, attr.span(), errors));
+            // On stable a span cannot cover the whole attribute; its name is the clearest part
+            // (`attr.span()` would be just the `#`).
+            let name = attr
+                .path()
+                .segments
+                .last()
+                .map_or_else(|| attr.span(), |segment| segment.ident.span());
+            servers.push(ServerAttr::parse(args, name, errors));
         }
         Test {
             servers,
