@@ -157,19 +157,18 @@ impl Output {
 
     /// Waits, until `until` at most, for the pipe to close: every process that shares it (the
     /// server's group, unless one redirected its output) has exited.
-    pub(crate) fn wait_closed(&self, until: Instant) -> bool {
+    pub(crate) fn wait_closed(&self, until: Instant) {
         let mut state = self.lock();
         while !state.closed {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return false;
+                return;
             }
             state = match self.shared.changed.wait_timeout(state, left) {
                 Ok((state, _)) => state,
                 Err(poison) => poison.into_inner().0,
             };
         }
-        true
     }
 }
 
