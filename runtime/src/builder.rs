@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use std::os::unix::process::CommandExt;
 
 use crate::cmdline::{self, CommandLine, Template, Values};
-use crate::output::{Follow, Output};
+use crate::output::{Follow, Output, Source};
 use crate::port::{self, FixedPortError, PortLease};
 use crate::ready::{self, Probe, Seen};
 use crate::{Error, Logs, Ready, Server, Url, owner, process, report, watchdog};
@@ -29,6 +29,9 @@ const FIXED_PORT_WAIT: Duration = Duration::from_secs(600);
 const FASTEST_POLL: Duration = Duration::from_micros(200);
 const FAST_PHASE: Duration = Duration::from_millis(20);
 const SLOWEST_POLL: Duration = Duration::from_millis(1);
+/// How long `start().await` waits for readiness on the async thread before it hands the wait
+/// to a blocking thread.
+const START_INLINE: Duration = Duration::from_millis(2);
 /// What a probe saw when a process other than the server answered.
 const FOREIGN: &str = "a listener held by another process";
 
@@ -241,12 +244,30 @@ impl ServerBuilder {
     /// # Ok(()) }
     /// ```
     pub async fn start(self) -> Result<Server, Error> {
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => match handle.spawn_blocking(move || self.start_blocking()).await {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return self.start_blocking();
+        };
+        // A fixed port may have to wait for another test, and a host name for a DNS answer:
+        // all of that runs on the blocking pool.
+        if self.port != 0 || resolve_literal(&self.host).is_none() {
+            return match handle.spawn_blocking(move || self.start_blocking()).await {
                 Ok(result) => result,
                 Err(join) => std::panic::resume_unwind(join.into_panic()),
-            },
-            Err(_) => self.start_blocking(),
+            };
+        }
+        // Most small servers are ready within a couple of milliseconds of the spawn: waiting
+        // that long here spares them a trip to a blocking thread and back, which costs more
+        // than the rest of the start. A slower server is waited for on the blocking pool.
+        let plan = Plan::new(self)?;
+        match plan.drive(Start::Launch(1), Some(START_INLINE)) {
+            Ok(server) => Ok(server),
+            Err(Drive::Failed(err)) => Err(err),
+            Err(Drive::Paused(start)) => {
+                match handle.spawn_blocking(move || plan.finish(start)).await {
+                    Ok(result) => result,
+                    Err(join) => std::panic::resume_unwind(join.into_panic()),
+                }
+            }
         }
     }
 
@@ -270,14 +291,7 @@ impl ServerBuilder {
     /// ```
     pub fn start_blocking(self) -> Result<Server, Error> {
         let plan = Plan::new(self)?;
-        let mut attempt = 1;
-        loop {
-            match plan.launch(attempt) {
-                Err(Failure::LostPort(_)) if attempt < LAUNCHES => attempt += 1,
-                Err(Failure::LostPort(err) | Failure::Fatal(err)) => return Err(err),
-                Ok(server) => return Ok(server),
-            }
-        }
+        plan.finish(Start::Launch(1))
     }
 }
 
@@ -287,10 +301,23 @@ enum Failure {
     Fatal(Error),
 }
 
-impl From<Error> for Failure {
-    fn from(err: Error) -> Failure {
-        Failure::Fatal(err)
-    }
+/// Where a start stands.
+enum Start {
+    /// The `n`th launch is next.
+    Launch(u32),
+    /// The `n`th launch is running; it is ready, or has failed, by `deadline`.
+    Waiting {
+        server: Box<Server>,
+        attempt: u32,
+        deadline: Instant,
+    },
+}
+
+/// Why a drive returned without a server.
+enum Drive {
+    Failed(Error),
+    /// The time to pause came first; the start goes on from here.
+    Paused(Start),
 }
 
 /// Everything that does not change from one launch to the next, checked before any launch.
@@ -357,7 +384,61 @@ impl Plan {
         self.builder.port == 0 && self.builder.ready.reads_port()
     }
 
-    fn launch(&self, attempt: u32) -> Result<Server, Failure> {
+    /// Drives the start to its end on this thread.
+    fn finish(&self, mut start: Start) -> Result<Server, Error> {
+        loop {
+            match self.drive(start, None) {
+                Ok(server) => return Ok(server),
+                Err(Drive::Failed(err)) => return Err(err),
+                // Without a pause time a drive does not pause; were it to, it goes on here.
+                Err(Drive::Paused(next)) => start = next,
+            }
+        }
+    }
+
+    /// Runs the start from `start` until the server is ready or the start has failed; with
+    /// `pause_after`, returns once readiness has been waited for that long, with the start
+    /// still running, to be driven on elsewhere.
+    fn drive(&self, start: Start, pause_after: Option<Duration>) -> Result<Server, Drive> {
+        let (mut server, mut attempt, mut deadline) = match start {
+            Start::Launch(attempt) => (None, attempt, None),
+            Start::Waiting {
+                server,
+                attempt,
+                deadline,
+            } => (Some(server), attempt, Some(deadline)),
+        };
+        loop {
+            let mut running = match server.take() {
+                Some(running) => running,
+                None => Box::new(self.launch().map_err(Drive::Failed)?),
+            };
+            let ready_by = *deadline.get_or_insert_with(|| process::deadline(self.builder.timeout));
+            let pause_at = pause_after.map(process::deadline);
+            let waited = self.wait_ready(&mut running, ready_by, pause_at);
+            let failure = match waited {
+                Ok(Wait::Ready) => return Ok(*running),
+                Ok(Wait::Paused) => {
+                    return Err(Drive::Paused(Start::Waiting {
+                        server: running,
+                        attempt,
+                        deadline: ready_by,
+                    }));
+                }
+                Err(failure) => failure,
+            };
+            match self.after_failure(*running, failure, attempt) {
+                Failure::LostPort(_) if attempt < LAUNCHES => {
+                    attempt += 1;
+                    deadline = None;
+                }
+                Failure::LostPort(err) | Failure::Fatal(err) => return Err(Drive::Failed(err)),
+            }
+        }
+    }
+
+    /// Spawns the server, once everything that can fail before the spawn has not.
+    fn launch(&self) -> Result<Server, Error> {
         let b = &self.builder;
         let io_error = |action: &'static str| {
             move |source: io::Error| Error::Io {
@@ -418,10 +499,10 @@ impl Plan {
             None => std::env::current_dir().map_err(io_error("reading the current folder"))?,
         };
         if !cwd.is_dir() {
-            return Err(Error::Cwd { command, cwd }.into());
+            return Err(Error::Cwd { command, cwd });
         }
         if b.port != 0 && port::answers(addr) {
-            return Err(Error::PortInUse { command, addr }.into());
+            return Err(Error::PortInUse { command, addr });
         }
 
         let marker = next_marker(self.keep);
@@ -451,7 +532,7 @@ impl Plan {
                 log.display()
             );
             let reader = File::open(&log).map_err(io_error("reading the log file"))?;
-            Box::new(Follow(reader)) as Box<dyn Read + Send>
+            Source::Log(Follow(reader))
         } else {
             let (reader, writer) = io::pipe().map_err(io_error("creating the output pipe"))?;
             let both = writer
@@ -459,7 +540,7 @@ impl Plan {
                 .map_err(io_error("creating the output pipe"))?;
             cmd.stdout(writer).stderr(both);
             watchdog::ensure();
-            Box::new(reader)
+            Source::Pipe(reader)
         };
         // Everything that can fail is done before the spawn: after it, an early return would
         // leave a running server behind.
@@ -471,6 +552,7 @@ impl Plan {
         let output =
             Output::capture(reader, watch).map_err(io_error("starting the output thread"))?;
         let child = cmd.spawn();
+
         // The command holds our copies of the pipe's write end; the pipe closes only when the
         // server and everything it spawned have closed theirs.
         drop(cmd);
@@ -484,7 +566,7 @@ impl Plan {
         if !self.keep {
             watchdog::guard(pid);
         }
-        let mut server = Server {
+        let server = Server {
             url,
             command,
             name: b.name.clone(),
@@ -502,16 +584,18 @@ impl Plan {
             lease,
             tmp,
         };
-        match self.wait_ready(&mut server) {
-            Ok(()) => Ok(server),
-            Err(failure) => Err(self.after_failure(server, failure, attempt)),
-        }
+        Ok(server)
     }
 
-    fn wait_ready(&self, server: &mut Server) -> Result<(), Waited> {
+    /// Polls until the server is ready, has failed, or `pause_at` (when given) has come.
+    fn wait_ready(
+        &self,
+        server: &mut Server,
+        deadline: Instant,
+        pause_at: Option<Instant>,
+    ) -> Result<Wait, Waited> {
         let b = &self.builder;
         let started = Instant::now();
-        let deadline = process::deadline(b.timeout);
         let mut pause = FASTEST_POLL;
         loop {
             let generation = server.output.generation();
@@ -534,7 +618,7 @@ impl Plan {
             // either gets it afterwards or exits, which is reported with its own words.
             let mut foreign = false;
             let last_seen = match seen {
-                Seen::Ready if self.answered_by_server(server) => return Ok(()),
+                Seen::Ready if self.answered_by_server(server) => return Ok(Wait::Ready),
                 Seen::Ready => {
                     foreign = true;
                     FOREIGN.to_string()
@@ -554,9 +638,13 @@ impl Plan {
                     Waited::TimedOut(last_seen)
                 });
             }
+            if pause_at.is_some_and(|at| now >= at) {
+                return Ok(Wait::Paused);
+            }
+            let wake = (now + pause).min(deadline);
             server
                 .output
-                .wait_past(generation, (now + pause).min(deadline));
+                .wait_past(generation, pause_at.map_or(wake, |at| wake.min(at)));
             if now - started > FAST_PHASE {
                 pause = (pause + pause / 4).min(SLOWEST_POLL);
             }
@@ -648,6 +736,13 @@ impl Plan {
     }
 }
 
+/// How a wait for readiness ended, when the server did not fail.
+enum Wait {
+    Ready,
+    /// The time to hand the wait to another thread has come.
+    Paused,
+}
+
 enum Waited {
     Exited,
     NotOurs,
@@ -662,9 +757,16 @@ fn says_address_in_use(output: &str) -> bool {
     output.contains("address already in use") || output.contains("eaddrinuse")
 }
 
+/// `host` as an address, when it is written as one (an IPv6 one may be in brackets).
+fn resolve_literal(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
 fn resolve(host: &str) -> Result<IpAddr, String> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse() {
+    if let Some(ip) = resolve_literal(host) {
         return Ok(ip);
     }
     (host, 0)

@@ -76,6 +76,8 @@ mod owner;
 mod pool;
 mod port;
 mod process;
+#[cfg(target_os = "linux")]
+mod reactor;
 mod ready;
 mod report;
 mod server;

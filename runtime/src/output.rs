@@ -47,12 +47,17 @@ pub(crate) struct Match {
     pub(crate) port: Option<u16>,
 }
 
+/// Where a server's output comes from.
+pub(crate) enum Source {
+    /// The pipe its stdout and stderr share.
+    Pipe(io::PipeReader),
+    /// The log file of a kept server, read as it grows.
+    Log(Follow),
+}
+
 impl Output {
-    /// Starts draining `pipe` on a thread of its own; `watch` is the readiness regex, if any.
-    pub(crate) fn capture(
-        pipe: impl Read + Send + 'static,
-        watch: Option<Regex>,
-    ) -> io::Result<Output> {
+    /// Starts draining `source`; `watch` is the readiness regex, if any.
+    pub(crate) fn capture(source: Source, watch: Option<Regex>) -> io::Result<Output> {
         let output = Output {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
@@ -63,7 +68,17 @@ impl Output {
             }),
         };
         let drain = output.clone();
-        pool::run(move || drain.drain(pipe))?;
+        match source {
+            Source::Pipe(pipe) => {
+                #[cfg(target_os = "linux")]
+                let pipe = match crate::reactor::drain(pipe, &output) {
+                    Ok(()) => return Ok(output),
+                    Err(pipe) => pipe,
+                };
+                pool::run(move || drain.drain(pipe))?;
+            }
+            Source::Log(file) => pool::run(move || drain.drain(file))?,
+        }
         Ok(output)
     }
 
@@ -75,18 +90,28 @@ impl Output {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
+    /// Drains a blocking reader on this thread until it ends.
     fn drain(&self, mut pipe: impl Read) {
         let mut chunk = vec![0; 64 << 10];
         loop {
-            let read = match pipe.read(&mut chunk) {
+            match pipe.read(&mut chunk) {
                 Ok(0) => break,
-                Ok(n) => n,
+                Ok(n) => self.feed(&chunk[..n]),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
-            };
-            self.lock().push(&chunk[..read]);
-            self.shared.changed.notify_all();
+            }
         }
+        self.close();
+    }
+
+    /// Takes bytes the server wrote.
+    pub(crate) fn feed(&self, bytes: &[u8]) {
+        self.lock().push(bytes);
+        self.shared.changed.notify_all();
+    }
+
+    /// Marks the end of the output: every writer has closed the pipe.
+    pub(crate) fn close(&self) {
         let mut state = self.lock();
         state.finish_line();
         state.closed = true;

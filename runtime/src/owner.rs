@@ -5,19 +5,22 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-/// Whether a socket listening on `addr`'s port is held by `leader` or a descendant. `None` when
-/// that cannot be told: no listener on the port is visible (another network namespace), or no
-/// `/proc`.
+/// Whether the socket listening on `addr` is held by `leader` or a descendant. `None` when that
+/// cannot be told: no listener is visible (another network namespace), it belongs to another
+/// user, or there is no netlink or `/proc`.
 #[cfg(target_os = "linux")]
 pub(crate) fn tree_listens(leader: u32, addr: SocketAddr) -> Option<bool> {
-    let inodes = listening_inodes(addr);
-    if inodes.is_empty() || inodes.contains(&0) {
+    let Ok(Some(listener)) = listener(addr) else {
+        return None;
+    };
+    // A listener of another user cannot be traced to a process here (its descriptors are not
+    // ours to read): `docker-proxy`, say, listening for a container the server started.
+    if listener.uid != crate::port::user_id() {
         return None;
     }
+    let inode = listener.inode;
     // Fast path: servers open their listener early, so it is one of the first descriptors.
-    if (3..8).any(|fd| {
-        socket_inode(format!("/proc/{leader}/fd/{fd}")).is_some_and(|i| inodes.contains(&i))
-    }) {
+    if (3..8).any(|fd| socket_inode(format!("/proc/{leader}/fd/{fd}")) == Some(inode)) {
         return Some(true);
     }
     let mut pending = vec![leader];
@@ -26,7 +29,7 @@ pub(crate) fn tree_listens(leader: u32, addr: SocketAddr) -> Option<bool> {
         if !seen.insert(pid) {
             continue;
         }
-        if holds_any(pid, &inodes) {
+        if holds(pid, inode) {
             return Some(true);
         }
         pending.extend(children(pid));
@@ -39,119 +42,109 @@ pub(crate) fn tree_listens(_leader: u32, _addr: SocketAddr) -> Option<bool> {
     None
 }
 
-/// The inodes of sockets in LISTEN state on `port`, IPv4 and IPv6, asked of the kernel with a
-/// `sock_diag` netlink dump of listening sockets only: reading `/proc/net/tcp` instead walks
-/// every socket hash bucket and costs milliseconds, whatever the number of sockets.
-#[cfg(target_os = "linux")]
-fn listening_inodes(addr: SocketAddr) -> HashSet<u64> {
-    let mut inodes = HashSet::new();
-    // The probe's own family first; a dual-stack listener on `[::]` shows in the other.
-    let families = if addr.is_ipv4() {
-        [libc::AF_INET, libc::AF_INET6]
-    } else {
-        [libc::AF_INET6, libc::AF_INET]
-    };
-    for family in families {
-        // Without netlink (a locked-down sandbox) the check is skipped, not failed.
-        let _ = dump_listeners(family, addr.port(), &mut inodes);
-        if !inodes.is_empty() {
-            break;
-        }
-    }
-    inodes
+/// A socket in LISTEN state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Listener {
+    pub(crate) inode: u64,
+    pub(crate) uid: u32,
 }
 
+/// The listener a TCP connection to `addr` would reach right now (a wildcard or dual-stack one
+/// included), or `None`. One `sock_diag` netlink request for exactly that address: the kernel
+/// runs the lookup a connection would, which costs a few microseconds, where a connect costs
+/// three times that and reading `/proc/net/tcp` milliseconds.
+///
+/// # Errors
+///
+/// When the kernel cannot be asked (no netlink in a locked-down sandbox, no `inet_diag`).
 #[cfg(target_os = "linux")]
-fn dump_listeners(
-    family: libc::c_int,
-    port: u16,
-    inodes: &mut HashSet<u64>,
-) -> std::io::Result<()> {
-    use std::io::{Read, Write};
+pub(crate) fn listener(addr: SocketAddr) -> std::io::Result<Option<Listener>> {
+    use std::io::{Error, ErrorKind, Read, Write};
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     const SOCK_DIAG_BY_FAMILY: u16 = 20;
     const NLMSG_ERROR: u16 = 2;
-    const NLMSG_DONE: u16 = 3;
-    const TCP_LISTEN: u32 = 10;
+    const TCP_LISTEN: u8 = 10;
     const HEADER: usize = 16;
+    const REQUEST: usize = HEADER + 56;
+    static SEQUENCE: AtomicU32 = AtomicU32::new(1);
 
-    // One socket for the process; a dump is read whole before the lock is let go.
+    let (family, ip) = match addr {
+        SocketAddr::V4(v4) => {
+            let mut ip = [0; 16];
+            ip[..4].copy_from_slice(&v4.ip().octets());
+            (libc::AF_INET, ip)
+        }
+        SocketAddr::V6(v6) => (libc::AF_INET6, v6.ip().octets()),
+    };
+    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    // nlmsghdr: length, type, flags, sequence, port id (0: the kernel's).
+    let mut request = [0u8; REQUEST];
+    request[0..4].copy_from_slice(&(REQUEST as u32).to_ne_bytes());
+    request[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    request[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
+    request[8..12].copy_from_slice(&sequence.to_ne_bytes());
+    // inet_diag_req_v2: family, protocol, extensions, padding, states, then the socket id:
+    // source port and address (the server's side), destination port and address (none, so
+    // only a listener matches), interface, and the "no cookie" cookie.
+    let req = &mut request[HEADER..];
+    req[0] = family as u8;
+    req[1] = libc::IPPROTO_TCP as u8;
+    req[4..8].copy_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes());
+    req[8..10].copy_from_slice(&addr.port().to_be_bytes());
+    req[12..28].copy_from_slice(&ip);
+    req[48..56].fill(0xff);
+
+    // One socket for the process; the answer is read before the lock is let go.
     let socket = netlink()?
         .lock()
         .unwrap_or_else(|poison| poison.into_inner());
-
-    // nlmsghdr, then inet_diag_req_v2: family, protocol, ext, pad, states, and a zeroed
-    // inet_diag_sockid (48 bytes), which a dump ignores.
-    let mut request = Vec::with_capacity(HEADER + 56);
-    request.extend_from_slice(&((HEADER + 56) as u32).to_ne_bytes());
-    request.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
-    request.extend_from_slice(&flags.to_ne_bytes());
-    static SEQUENCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
-    let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    request.extend_from_slice(&sequence.to_ne_bytes());
-    request.extend_from_slice(&[0; 4]); // port id: the kernel's
-    request.extend_from_slice(&[family as u8, libc::IPPROTO_TCP as u8, 0, 0]);
-    request.extend_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes());
-    request.extend_from_slice(&[0; 48]);
     (&*socket).write_all(&request)?;
-
-    let mut buf = vec![0u8; 32 << 10];
+    let mut answer = [0u8; 512];
     loop {
-        let len = (&*socket).read(&mut buf)?;
-        let mut at = 0;
-        while at + HEADER <= len {
-            let field = |from: usize| buf.get(from..from + 4).and_then(|b| b.try_into().ok());
-            let Some(size) = field(at).map(u32::from_ne_bytes) else {
-                return Ok(());
+        let len = (&*socket).read(&mut answer)?;
+        let field = |at: usize| {
+            answer[..len]
+                .get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_ne_bytes)
+        };
+        let kind = answer[..len]
+            .get(4..6)
+            .map(|b| u16::from_ne_bytes([b[0], b[1]]));
+        // An answer to an earlier request that gave up half way is skipped.
+        if field(8) != Some(sequence) {
+            continue;
+        }
+        if kind == Some(NLMSG_ERROR) {
+            // nlmsgerr: a negative errno; ENOENT is "nothing listens there".
+            return match field(HEADER).map(|code| -(code as i32)) {
+                Some(libc::ENOENT) => Ok(None),
+                Some(code) => Err(Error::from_raw_os_error(code)),
+                None => Err(ErrorKind::InvalidData.into()),
             };
-            let kind = u16::from_ne_bytes([buf[at + 4], buf[at + 5]]);
-            if size < HEADER as u32 {
-                return Ok(());
-            }
-            // What is left of an earlier dump that failed half way is skipped.
-            if field(at + 8).map(u32::from_ne_bytes) != Some(sequence) {
-                at += (size as usize + 3) & !3;
-                continue;
-            }
-            if kind == NLMSG_DONE || kind == NLMSG_ERROR {
-                return Ok(());
-            }
-            // inet_diag_msg: 4 bytes, then the socket id whose first field is the source port
-            // (big endian), ...; the inode is at offset 68.
-            let msg = at + HEADER;
-            let sport = buf
-                .get(msg + 4..msg + 6)
-                .map(|b| u16::from_be_bytes([b[0], b[1]]));
-            if sport == Some(port)
-                && let Some(inode) = field(msg + 68).map(u32::from_ne_bytes)
-            {
-                // A listener of another user cannot be traced to a process here (its
-                // descriptors are not ours to read): `docker-proxy`, say, listening for a
-                // container the server started. Zero stands for "cannot tell".
-                let uid = field(msg + 64).map(u32::from_ne_bytes);
-                let inode = if uid == Some(crate::port::user_id()) {
-                    u64::from(inode)
-                } else {
-                    0
-                };
-                inodes.insert(inode);
-            }
-            at += (size as usize + 3) & !3;
         }
-        if len == 0 {
-            return Ok(());
-        }
+        // inet_diag_msg: family, state, timer, retransmits, the socket id (48 bytes),
+        // expires, read queue, write queue, uid (offset 64), inode (offset 68).
+        let msg = HEADER;
+        return match (answer.get(msg + 1), field(msg + 64), field(msg + 68)) {
+            (Some(&TCP_LISTEN), Some(uid), Some(inode)) => Ok(Some(Listener {
+                inode: u64::from(inode),
+                uid,
+            })),
+            (Some(_), Some(_), Some(_)) => Ok(None),
+            _ => Err(ErrorKind::InvalidData.into()),
+        };
     }
 }
 
 #[cfg(target_os = "linux")]
-fn holds_any(pid: u32, inodes: &HashSet<u64>) -> bool {
+fn holds(pid: u32, inode: u64) -> bool {
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return false;
     };
     fds.flatten()
-        .any(|fd| socket_inode(fd.path()).is_some_and(|inode| inodes.contains(&inode)))
+        .any(|fd| socket_inode(fd.path()) == Some(inode))
 }
 
 /// The inode of the socket a `/proc/PID/fd/N` link points to.
@@ -203,6 +196,22 @@ fn netlink() -> std::io::Result<&'static std::sync::Mutex<std::fs::File>> {
         }
         // SAFETY: `fd` is a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // The kernel answers every request at once; the timeout only keeps a lost answer
+        // from hanging a start.
+        let timeout = libc::timeval {
+            tv_sec: 1,
+            tv_usec: 0,
+        };
+        // SAFETY: SO_RCVTIMEO takes a timeval of the size given.
+        unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            );
+        }
         Ok(Mutex::new(std::fs::File::from(fd)))
     });
     socket.as_ref().map_err(|&kind| std::io::Error::from(kind))

@@ -42,7 +42,7 @@ impl PortLease {
             };
             let lock = lock_file(port)?;
             match lock.try_lock() {
-                Ok(()) if !answers(SocketAddr::new(host, port)) => {
+                Ok(()) if !listened_on(SocketAddr::new(host, port)) => {
                     return Ok(PortLease {
                         port,
                         _lock: lock,
@@ -199,6 +199,16 @@ fn user_id() -> u32 {
 /// Whether something accepts connections on `addr` right now.
 pub(crate) fn answers(addr: SocketAddr) -> bool {
     connect(addr, Duration::from_millis(200)).is_ok()
+}
+
+/// Whether a connection to `addr` would reach a listener; asked of the kernel where it can be,
+/// which is cheaper than a connect.
+fn listened_on(addr: SocketAddr) -> bool {
+    #[cfg(target_os = "linux")]
+    if let Ok(listener) = crate::owner::listener(addr) {
+        return listener.is_some();
+    }
+    answers(addr)
 }
 
 /// Always with a timeout, also on loopback: a server that listens but does not accept yet

@@ -121,37 +121,71 @@ fn wait_pidfd(child: &Child, until: Instant) -> Option<bool> {
     }
 }
 
-/// SIGKILLs every process that carries `marker` in its environment: descendants that called
-/// `setsid()` and so left the group. Only processes started after the server can be its
-/// descendants; when few pids were handed out since, exactly those are looked at, which is far
-/// cheaper than listing `/proc`.
-#[cfg(target_os = "linux")]
-pub(crate) fn sweep(marker: &str, leader: u32) {
-    const FEW: u32 = 256;
-    let needle = format!("{MARKER}={marker}");
-    let last = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
-        .ok()
-        .and_then(|last| last.trim().parse::<u32>().ok());
-    match last {
-        // The pid counter has not wrapped since the leader started.
-        Some(last) if last >= leader && last - leader <= FEW => {
-            for pid in leader + 1..=last {
-                kill_if_marked(pid, &needle);
-            }
+/// The processes a sweep after a server must look at: only processes started after its leader
+/// can be its descendants, and when few pids were handed out since, exactly those are looked
+/// at, which is far cheaper than listing `/proc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Sweep {
+    /// These pids (empty when no process started after the leader).
+    Pids(std::ops::RangeInclusive<u32>),
+    /// Every process: the pid counter wrapped, or many processes started since.
+    All,
+}
+
+impl Sweep {
+    /// What a sweep after `leader` must look at, as of now.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn after(leader: u32) -> Sweep {
+        const FEW: u32 = 256;
+        let last = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+            .ok()
+            .and_then(|last| last.trim().parse::<u32>().ok());
+        match last {
+            // The pid counter has not wrapped since the leader started.
+            Some(last) if last >= leader && last - leader <= FEW => Sweep::Pids(leader + 1..=last),
+            _ => Sweep::All,
         }
-        _ => {
-            let Ok(entries) = std::fs::read_dir("/proc") else {
-                return;
-            };
-            for entry in entries.flatten() {
-                if let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok())
-                    && pid != leader
-                {
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn after(_leader: u32) -> Sweep {
+        Sweep::Pids(1..=0)
+    }
+
+    /// Whether it is quicker done on the spot than handed to another thread (a wake-up of
+    /// which costs as much as reading a few processes' environments).
+    pub(crate) fn is_small(&self) -> bool {
+        matches!(self, Sweep::Pids(pids) if pids.end().saturating_sub(*pids.start()) < 4)
+    }
+
+    /// SIGKILLs every process in scope that carries `marker` in its environment: descendants
+    /// of `leader` that called `setsid()` and so left the group.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn run(self, marker: &str, leader: u32) {
+        let needle = format!("{MARKER}={marker}");
+        match self {
+            Sweep::Pids(pids) => {
+                for pid in pids {
                     kill_if_marked(pid, &needle);
+                }
+            }
+            Sweep::All => {
+                let Ok(entries) = std::fs::read_dir("/proc") else {
+                    return;
+                };
+                for entry in entries.flatten() {
+                    if let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok())
+                        && pid != leader
+                    {
+                        kill_if_marked(pid, &needle);
+                    }
                 }
             }
         }
     }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn run(self, _marker: &str, _leader: u32) {}
 }
 
 #[cfg(target_os = "linux")]
@@ -170,6 +204,3 @@ fn kill_if_marked(pid: u32, needle: &str) {
         }
     }
 }
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn sweep(_marker: &str, _leader: u32) {}

@@ -232,7 +232,8 @@ impl Server {
         // once, while the server below it is still cleaning up. Every member shares the output
         // pipe, which closes when the last one has exited. (A kept server writes to a file,
         // which never closes.)
-        if process::wait_exit(&child, until) && !self.keep {
+        let exited = process::wait_exit(&child, until);
+        if exited && !self.keep {
             self.output.wait_closed(until);
         }
         let status = process::kill_and_reap(&mut child);
@@ -240,12 +241,19 @@ impl Server {
         // and nothing would remove the folder then.
         drop(self.tmp.take());
         let (marker, leader, lease) = (self.marker.clone(), self.pid, self.lease.take());
-        pool::run_or_inline(move || {
-            process::sweep(&marker, leader);
+        let sweep = process::Sweep::after(leader);
+        let small = sweep.is_small();
+        let finish = move || {
+            sweep.run(&marker, leader);
             // Should this process exit before this point, the watchdog sweeps instead.
             watchdog::release(leader);
             drop(lease);
-        });
+        };
+        if small {
+            finish();
+        } else {
+            pool::run_or_inline(finish);
+        }
         status
     }
 

@@ -6,8 +6,8 @@ mod common;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{assert_gone, fixture_cmd, http_get};
-use with_server::{Ready, Server};
+use common::{assert_gave_up_on_time, assert_gone, fixture_cmd, http_get};
+use with_server::{Error, Ready, Server};
 
 #[test]
 fn start_blocking_from_a_plain_test() {
@@ -102,4 +102,55 @@ fn a_server_outlives_the_runtime_that_started_it() {
     TcpStream::connect(server.addr()).unwrap();
     drop(server);
     assert_gone(pid, "the server", Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_fast_server_is_ready_without_leaving_the_async_thread() {
+    // Ready within the first milliseconds, the start never needs a blocking thread; the server
+    // still works and stops like any other.
+    let server = Server::builder(fixture_cmd("--http"))
+        .ready(Ready::http("/"))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(http_get(server.addr(), "/").0, 200);
+    let pid = server.pid();
+    server.stop().await.unwrap();
+    assert_gone(pid, "the server", Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn an_async_start_keeps_its_timeout_when_the_wait_moves_to_a_blocking_thread() {
+    let timeout = Duration::from_millis(400);
+    let began = std::time::Instant::now();
+    let result = Server::builder(fixture_cmd("--never-listen"))
+        .timeout(timeout)
+        .start()
+        .await;
+    let took = began.elapsed();
+    match result {
+        Err(Error::Timeout { output, .. }) => assert!(output.contains("not listening"), "{output}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert_gave_up_on_time(took, timeout, "an async start");
+}
+
+#[tokio::test]
+async fn an_async_start_reports_an_early_exit_at_once() {
+    let began = std::time::Instant::now();
+    let result = Server::builder(fixture_cmd("--slow-start 20 --exit-early 3"))
+        .timeout(Duration::from_secs(30))
+        .start()
+        .await;
+    match result {
+        Err(Error::ExitedEarly { output, .. }) => {
+            assert!(output.contains("exiting with 3"), "{output}");
+        }
+        other => panic!("expected an early exit, got {other:?}"),
+    }
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
 }

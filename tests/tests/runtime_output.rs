@@ -53,3 +53,48 @@ fn output_grows_while_the_server_runs() {
         Duration::from_secs(5),
     );
 }
+
+#[test]
+fn the_outputs_of_servers_running_at_once_stay_apart() {
+    // All output is drained by one thread of this process; each server's buffer must hold its
+    // own lines only, however their writes interleave.
+    let servers: Vec<Server> = std::thread::scope(|scope| {
+        let starts: Vec<_> = (0..4)
+            .map(|thread| {
+                scope.spawn(move || {
+                    (0..4)
+                        .map(|n| {
+                            let me = format!("server-{thread}-{n}");
+                            start(Server::builder(fixture_cmd(&format!(
+                                "--say {me} --print-lines 300 --port {{port}}"
+                            ))))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        starts
+            .into_iter()
+            .flat_map(|start| start.join().unwrap())
+            .collect()
+    });
+    for server in &servers {
+        let me = server
+            .output()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert!(me.starts_with("server-"), "{me:?}");
+        let output = wait_for_output(server, "line 300\n", Duration::from_secs(5));
+        let theirs: Vec<&str> = output
+            .lines()
+            .filter(|line| line.starts_with("server-") && *line != me)
+            .collect();
+        assert!(theirs.is_empty(), "{me} holds {theirs:?}");
+        assert_eq!(
+            output.lines().filter(|l| l.starts_with("line ")).count(),
+            300
+        );
+    }
+}
