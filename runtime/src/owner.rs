@@ -10,9 +10,15 @@ use std::net::SocketAddr;
 /// user, or there is no netlink or `/proc`.
 #[cfg(target_os = "linux")]
 pub(crate) fn tree_listens(leader: u32, addr: SocketAddr) -> Option<bool> {
-    let Ok(Some(listener)) = listener(addr) else {
-        return None;
-    };
+    match listener(addr) {
+        Ok(Some(listener)) => tree_holds(leader, listener),
+        _ => None,
+    }
+}
+
+/// Whether `listener` is held by `leader` or a descendant; `None` when that cannot be told.
+#[cfg(target_os = "linux")]
+pub(crate) fn tree_holds(leader: u32, listener: Listener) -> Option<bool> {
     // A listener of another user cannot be traced to a process here (its descriptors are not
     // ours to read): `docker-proxy`, say, listening for a container the server started.
     if listener.uid != crate::port::user_id() {
@@ -40,6 +46,17 @@ pub(crate) fn tree_listens(leader: u32, addr: SocketAddr) -> Option<bool> {
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn tree_listens(_leader: u32, _addr: SocketAddr) -> Option<bool> {
     None
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn tree_holds(_leader: u32, _listener: Listener) -> Option<bool> {
+    None
+}
+
+/// Elsewhere the kernel is not asked.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn listener(_addr: SocketAddr) -> std::io::Result<Option<Listener>> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// A socket in LISTEN state.
@@ -215,4 +232,71 @@ fn netlink() -> std::io::Result<&'static std::sync::Mutex<std::fs::File>> {
         Ok(Mutex::new(std::fs::File::from(fd)))
     });
     socket.as_ref().map_err(|&kind| std::io::Error::from(kind))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    fn loopback(port: u16) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    }
+
+    #[test]
+    fn the_kernel_shows_the_listener_a_connection_would_reach() {
+        let socket = TcpListener::bind(loopback(0)).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let inode = socket_inode(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+        assert_eq!(
+            listener(addr).unwrap(),
+            Some(Listener {
+                inode,
+                uid: crate::port::user_id()
+            })
+        );
+        drop(socket);
+        assert_eq!(listener(addr).unwrap(), None);
+    }
+
+    #[test]
+    fn a_wildcard_listener_is_the_one_a_loopback_connection_reaches() {
+        let socket = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let inode = socket_inode(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+        assert_eq!(
+            listener(loopback(port)).unwrap().map(|l| l.inode),
+            Some(inode)
+        );
+    }
+
+    #[test]
+    fn a_dual_stack_listener_answers_for_ipv4() {
+        // Without IPv6 on this machine there is nothing to check.
+        let Ok(socket) = TcpListener::bind("[::]:0") else {
+            return;
+        };
+        let port = socket.local_addr().unwrap().port();
+        let inode = socket_inode(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+        assert_eq!(
+            listener(loopback(port)).unwrap().map(|l| l.inode),
+            Some(inode)
+        );
+    }
+
+    #[test]
+    fn a_listener_is_told_apart_by_the_process_tree_that_holds_it() {
+        let socket = TcpListener::bind(loopback(0)).unwrap();
+        let found = listener(socket.local_addr().unwrap()).unwrap().unwrap();
+        assert_eq!(tree_holds(std::process::id(), found), Some(true));
+        let mut other = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        assert_eq!(tree_holds(other.id(), found), Some(false));
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
 }

@@ -141,12 +141,15 @@ fn ms(d: Duration) -> String {
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut rounds = 40;
+    let mut tiny_only = false;
     while let Some(arg) = args.next() {
         if arg == "--rounds" {
             rounds = args
                 .next()
                 .and_then(|n| n.parse().ok())
                 .expect("--rounds N");
+        } else if arg == "--tiny-only" {
+            tiny_only = true;
         }
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -164,7 +167,12 @@ fn main() {
     println!(
         "with-server overhead benchmark: {rounds} rounds (python: a quarter of them), medians"
     );
-    for kind in [Kind::Tiny, Kind::Python] {
+    let kinds: &[Kind] = if tiny_only {
+        &[Kind::Tiny]
+    } else {
+        &[Kind::Tiny, Kind::Python]
+    };
+    for &kind in kinds {
         let rounds = if kind == Kind::Python {
             (rounds / 4).max(3)
         } else {
@@ -219,6 +227,9 @@ fn main() {
         );
     }
 
+    if tiny_only {
+        return;
+    }
     println!("\nreadiness latency: fixture has bound its port -> start_blocking returned");
     for (label, ready) in [
         ("tcp", Ready::tcp()),
