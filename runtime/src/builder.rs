@@ -235,8 +235,11 @@ impl ServerBuilder {
         self
     }
 
-    /// Starts the server and waits until it is ready, without blocking the async runtime
-    /// (the wait runs on tokio's blocking pool).
+    /// Starts the server and waits until it is ready, without blocking the async runtime for
+    /// long: the spawn and the first 2 ms of the wait run on the calling thread (small servers
+    /// are ready by then, and a trip to another thread would cost more than the rest of the
+    /// start); a longer wait, a fixed port that another test holds, or a host name to resolve
+    /// runs on tokio's blocking pool.
     ///
     /// # Errors
     ///
@@ -316,6 +319,12 @@ enum Start {
         server: Box<Server>,
         attempt: u32,
         deadline: Instant,
+    },
+    /// The `n`th launch failed; the server is still to be stopped.
+    Failed {
+        server: Box<Server>,
+        failure: Waited,
+        attempt: u32,
     },
 }
 
@@ -413,6 +422,11 @@ impl Plan {
                 attempt,
                 deadline,
             } => (Some(server), attempt, Some(deadline)),
+            Start::Failed {
+                server,
+                failure,
+                attempt,
+            } => return self.retry_or_fail(*server, failure, attempt),
         };
         loop {
             let mut running = match server.take() {
@@ -421,8 +435,7 @@ impl Plan {
             };
             let ready_by = *deadline.get_or_insert_with(|| process::deadline(self.builder.timeout));
             let pause_at = pause_after.map(process::deadline);
-            let waited = self.wait_ready(&mut running, ready_by, pause_at);
-            let failure = match waited {
+            let failure = match self.wait_ready(&mut running, ready_by, pause_at) {
                 Ok(Wait::Ready) => return Ok(*running),
                 Ok(Wait::Paused) => {
                     return Err(Drive::Paused(Start::Waiting {
@@ -433,13 +446,38 @@ impl Plan {
                 }
                 Err(failure) => failure,
             };
-            match self.after_failure(*running, failure, attempt) {
-                Failure::LostPort(_) if attempt < LAUNCHES => {
-                    attempt += 1;
+            // Stopping a failed server can take its grace period, and a retry a whole start:
+            // neither is for a drive that must pause soon.
+            if pause_after.is_some() {
+                return Err(Drive::Paused(Start::Failed {
+                    server: running,
+                    failure,
+                    attempt,
+                }));
+            }
+            match self.retry_or_fail(*running, failure, attempt) {
+                Err(Drive::Paused(Start::Launch(next))) => {
+                    attempt = next;
                     deadline = None;
                 }
-                Failure::LostPort(err) | Failure::Fatal(err) => return Err(Drive::Failed(err)),
+                other => return other,
             }
+        }
+    }
+
+    /// Stops a server that failed to get ready: the start goes on with a new launch when it
+    /// lost its port and launches are left, else it fails.
+    fn retry_or_fail(
+        &self,
+        server: Server,
+        failure: Waited,
+        attempt: u32,
+    ) -> Result<Server, Drive> {
+        match self.after_failure(server, failure, attempt) {
+            Failure::LostPort(_) if attempt < LAUNCHES => {
+                Err(Drive::Paused(Start::Launch(attempt + 1)))
+            }
+            Failure::LostPort(err) | Failure::Fatal(err) => Err(Drive::Failed(err)),
         }
     }
 
@@ -619,7 +657,10 @@ impl Plan {
             };
             if probe_due(listener, last_probe, Instant::now()) {
                 last_probe = Some(Instant::now());
-                let limit = deadline
+                // A probe that hangs (a server that accepts but answers late) must not outlast
+                // the pause either.
+                let limit = pause_at
+                    .map_or(deadline, |at| at.min(deadline))
                     .saturating_duration_since(Instant::now())
                     .max(Duration::from_millis(1));
                 let seen = match &b.ready.probe {

@@ -76,6 +76,26 @@ pub(crate) struct Listener {
 /// When the kernel cannot be asked (no netlink in a locked-down sandbox, no `inet_diag`).
 #[cfg(target_os = "linux")]
 pub(crate) fn listener(addr: SocketAddr) -> std::io::Result<Option<Listener>> {
+    // A connection to the unspecified address goes to loopback, and so must the question: asked
+    // as is, the kernel would match wildcard listeners only.
+    let addr = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    };
+    let socket = netlink()?
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    lookup(&socket, addr)
+}
+
+/// One lookup on `socket`; the answer is read before the caller lets go of the socket.
+#[cfg(target_os = "linux")]
+fn lookup(socket: &std::fs::File, addr: SocketAddr) -> std::io::Result<Option<Listener>> {
     use std::io::{Error, ErrorKind, Read, Write};
     use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -112,10 +132,6 @@ pub(crate) fn listener(addr: SocketAddr) -> std::io::Result<Option<Listener>> {
     req[12..28].copy_from_slice(&ip);
     req[48..56].fill(0xff);
 
-    // One socket for the process; the answer is read before the lock is let go.
-    let socket = netlink()?
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner());
     (&*socket).write_all(&request)?;
     let mut answer = [0u8; 512];
     loop {
@@ -229,7 +245,16 @@ fn netlink() -> std::io::Result<&'static std::sync::Mutex<std::fs::File>> {
                 std::mem::size_of::<libc::timeval>() as libc::socklen_t,
             );
         }
-        Ok(Mutex::new(std::fs::File::from(fd)))
+        let socket = std::fs::File::from(fd);
+        // A kernel without TCP support in `sock_diag` answers "no such socket" to every
+        // question, which would read as "nothing listens" everywhere: it must find a listener
+        // opened for the purpose, or it is not asked at all.
+        let probe = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .and_then(|probe| probe.local_addr().map(|addr| (probe, addr)));
+        match probe.map(|(_probe, addr)| lookup(&socket, addr)) {
+            Ok(Ok(Some(_))) => Ok(Mutex::new(socket)),
+            _ => Err(std::io::ErrorKind::Unsupported),
+        }
     });
     socket.as_ref().map_err(|&kind| std::io::Error::from(kind))
 }
@@ -270,6 +295,17 @@ mod tests {
             listener(loopback(port)).unwrap().map(|l| l.inode),
             Some(inode)
         );
+    }
+
+    #[test]
+    fn a_question_about_the_unspecified_address_is_about_loopback() {
+        // A connection to 0.0.0.0 reaches a listener on 127.0.0.1.
+        let socket = TcpListener::bind(loopback(0)).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let inode = socket_inode(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+        let wildcard = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+        assert!(std::net::TcpStream::connect(wildcard).is_ok());
+        assert_eq!(listener(wildcard).unwrap().map(|l| l.inode), Some(inode));
     }
 
     #[test]

@@ -29,11 +29,12 @@ impl PortLease {
 
     /// A free port for `host` that no other lease holds.
     ///
-    /// The check that the port is free is a connect, not a bind: a socket bound for a check,
-    /// however briefly, is copied into any child another thread forks at that moment, and
-    /// stays bound until that child execs, long enough for a server starting on the port to
-    /// fail. Below the ephemeral range nothing binds a port unless it asks for that very port,
-    /// and such a holder nearly always listens, which the connect sees.
+    /// The check that the port is free asks the kernel whether anything listens on it (a
+    /// connect where it cannot ask), never a bind: a socket bound for a check, however
+    /// briefly, is copied into any child another thread forks at that moment, and stays bound
+    /// until that child execs, long enough for a server starting on the port to fail. Below
+    /// the ephemeral range nothing binds a port unless it asks for that very port, and such a
+    /// holder nearly always listens, which the check sees.
     pub(crate) fn pick(host: IpAddr) -> io::Result<PortLease> {
         let mut last_err = None;
         for _ in 0..64 {

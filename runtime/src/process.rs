@@ -153,9 +153,9 @@ impl Sweep {
     }
 
     /// Whether it is quicker done on the spot than handed to another thread (a wake-up of
-    /// which costs as much as reading a few processes' environments).
+    /// which costs as much as reading a few processes' environments): at most 4 pids.
     pub(crate) fn is_small(&self) -> bool {
-        matches!(self, Sweep::Pids(pids) if pids.end().saturating_sub(*pids.start()) < 4)
+        matches!(self, Sweep::Pids(pids) if pids.is_empty() || pids.end() - pids.start() < 4)
     }
 
     /// SIGKILLs every process in scope that carries `marker` in its environment: descendants

@@ -15,7 +15,8 @@
 //! `python3 -m http.server`. Plus the readiness latency (from the moment the fixture has bound
 //! its port, a CLOCK_MONOTONIC stamp it prints, to `start_blocking` returning), the teardown
 //! time of a well-behaved server, and 200 servers through 2 threads, as `cargo test` would run
-//! 200 tests on this 2-core machine.
+//! 200 tests on this 2-core machine (and, for reference, 200 hand loops the same way).
+//! `--tiny-only` measures the tiny server alone, which is quick enough for many rounds.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -57,6 +58,11 @@ impl Kind {
 
 /// (a): what people write by hand.
 fn hand_loop(kind: Kind) -> Duration {
+    hand_loop_with_teardown(kind).0
+}
+
+/// (a), and the time from its SIGTERM to the reaped exit.
+fn hand_loop_with_teardown(kind: Kind) -> (Duration, Duration) {
     let started = Instant::now();
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -78,10 +84,11 @@ fn hand_loop(kind: Kind) -> Duration {
         std::thread::sleep(Duration::from_micros(200));
     }
     let pid = i32::try_from(child.id()).expect("pid");
+    let stopping = Instant::now();
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     child.wait().expect("wait");
-    started.elapsed()
+    (started.elapsed(), stopping.elapsed())
 }
 
 /// (b): the sync builder, stopped by drop; also returns the teardown time.
@@ -178,12 +185,17 @@ fn main() {
         } else {
             rounds
         };
-        let (mut hand, mut sync, mut asynch, mut teardown) = (vec![], vec![], vec![], vec![]);
+        let (mut hand, mut sync, mut asynch) = (vec![], vec![], vec![]);
+        let (mut teardown, mut hand_teardown) = (vec![], vec![]);
         for round in 0..rounds {
             // Rotate the order so neither goes first every time.
             for slot in 0..3 {
                 match (round + slot) % 3 {
-                    0 => hand.push(hand_loop(kind)),
+                    0 => {
+                        let (total, stop) = hand_loop_with_teardown(kind);
+                        hand.push(total);
+                        hand_teardown.push(stop);
+                    }
                     1 => {
                         let (total, stop) = builder_sync(kind);
                         sync.push(total);
@@ -222,8 +234,9 @@ fn main() {
             paired_c
         );
         println!(
-            "  teardown (drop) of the server          {}",
-            ms(median(teardown))
+            "  teardown (drop) of the server          {}   (the hand loop's SIGTERM + wait: {})",
+            ms(median(teardown)),
+            ms(median(hand_teardown))
         );
     }
 
@@ -245,22 +258,35 @@ fn main() {
     let servers = 200;
     let threads = 2;
     let hand_each = median((0..rounds).map(|_| hand_loop(Kind::Tiny)).collect());
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                for _ in 0..servers / threads {
-                    builder_sync(Kind::Tiny);
-                }
-            });
-        }
+    let on_threads = |run: fn()| {
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    for _ in 0..servers / threads {
+                        run();
+                    }
+                });
+            }
+        });
+        started.elapsed()
+    };
+    let hand_wall = on_threads(|| {
+        hand_loop(Kind::Tiny);
     });
-    let wall = started.elapsed();
+    let wall = on_threads(|| {
+        builder_sync(Kind::Tiny);
+    });
     let budget = hand_each * servers / threads;
     println!(
         "\n{servers} fresh tiny servers on {threads} threads: {} (200 x (a) / {threads} = {}; ratio {:.3})",
         ms(wall),
         ms(budget),
         wall.as_secs_f64() / budget.as_secs_f64()
+    );
+    println!(
+        "  the hand loop the same way: {} (ratio {:.3})",
+        ms(hand_wall),
+        wall.as_secs_f64() / hand_wall.as_secs_f64()
     );
 }

@@ -154,3 +154,68 @@ async fn an_async_start_reports_an_early_exit_at_once() {
         began.elapsed()
     );
 }
+
+/// Runs `start` next to a task on the same current-thread runtime, and returns its output with
+/// the longest time that task could not run: how long the start held the thread.
+async fn longest_stall<F: std::future::Future>(start: F) -> (F::Output, Duration) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let longest = Arc::new(AtomicU64::new(0));
+    let seen = longest.clone();
+    let ticker = tokio::spawn(async move {
+        let mut last = std::time::Instant::now();
+        loop {
+            tokio::task::yield_now().await;
+            let now = std::time::Instant::now();
+            let gap = u64::try_from((now - last).as_micros()).unwrap_or(u64::MAX);
+            seen.fetch_max(gap, Ordering::Relaxed);
+            last = now;
+        }
+    });
+    tokio::task::yield_now().await;
+    let output = start.await;
+    tokio::task::yield_now().await;
+    ticker.abort();
+    (
+        output,
+        Duration::from_micros(longest.load(Ordering::Relaxed)),
+    )
+}
+
+#[tokio::test]
+async fn a_slow_http_answer_does_not_hold_the_async_thread() {
+    // The server listens at once but answers each request a second late: the probe waits on
+    // the blocking pool, not on the thread the test's other tasks run on.
+    let (server, stall) = longest_stall(
+        Server::builder(fixture_cmd("--http --answer-after 1000"))
+            .ready(Ready::http("/"))
+            .start(),
+    )
+    .await;
+    server.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        stall < Duration::from_millis(300),
+        "the runtime stalled {stall:?}"
+    );
+}
+
+#[tokio::test]
+async fn stopping_a_server_that_failed_does_not_hold_the_async_thread() {
+    // The leader exits at once; a child that ignores SIGTERM (inherited) keeps the output pipe
+    // open, so the failed server's stop takes its whole grace period.
+    let (result, stall) = longest_stall(
+        Server::builder(fixture_cmd("--ignore-sigterm --spawn-child --exit-early 1"))
+            .grace(Duration::from_secs(1))
+            .start(),
+    )
+    .await;
+    assert!(
+        matches!(result, Err(Error::ExitedEarly { .. })),
+        "{result:?}"
+    );
+    assert!(
+        stall < Duration::from_millis(300),
+        "the runtime stalled {stall:?}"
+    );
+}

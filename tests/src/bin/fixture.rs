@@ -38,6 +38,7 @@
 //! --status N               the status to answer (default 200)
 //! --status-after N:M       answer M to the first N requests, then as above; `/health` is
 //!                          not counted and always gets `--status`
+//! --answer-after MS        wait MS milliseconds after reading a request before answering
 //! ```
 //!
 //! Every line is flushed as soon as it is written, since stdout is a pipe, not a terminal.
@@ -52,7 +53,7 @@ use std::time::Duration;
 
 const USAGE: &str = "\
 usage: fixture [--port N] [--host H] [--announce] [--announce-stderr] [--stamp]
-               [--http] [--status N] [--status-after N:M]
+               [--http] [--status N] [--status-after N:M] [--answer-after MS]
                [--slow-start MS] [--exit-early CODE] [--never-listen] [--exit-after-bind CODE]
                [--ignore-sigterm] [--sigterm-exit CODE] [--spawn-child] [--spawn-daemon]
                [--print-bytes N] [--print-lines N] [--print-stderr-lines N]
@@ -69,6 +70,7 @@ struct Options {
     http: bool,
     status: Option<u16>,
     status_after: Option<(u64, u16)>,
+    answer_after_ms: Option<u64>,
     slow_start_ms: Option<u64>,
     exit_early: Option<i32>,
     never_listen: bool,
@@ -110,6 +112,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--stamp" => o.stamp = true,
             "--http" => o.http = true,
             "--status" => o.status = Some(number(&flag, &value()?)?),
+            "--answer-after" => o.answer_after_ms = Some(number(&flag, &value()?)?),
             "--status-after" => {
                 let v = value()?;
                 let (n, m) = v
@@ -236,7 +239,12 @@ fn run(o: &Options) {
     }
 
     if o.http {
-        serve_http(&listener, o.status.unwrap_or(200), o.status_after);
+        serve_http(
+            &listener,
+            o.status.unwrap_or(200),
+            o.status_after,
+            o.answer_after_ms,
+        );
     } else {
         serve_tcp(&listener);
     }
@@ -360,7 +368,12 @@ fn serve_tcp(listener: &TcpListener) -> ! {
     }
 }
 
-fn serve_http(listener: &TcpListener, status: u16, status_after: Option<(u64, u16)>) -> ! {
+fn serve_http(
+    listener: &TcpListener,
+    status: u16,
+    status_after: Option<(u64, u16)>,
+    answer_after_ms: Option<u64>,
+) -> ! {
     static REQUESTS: AtomicU64 = AtomicU64::new(0);
     loop {
         let Ok((stream, _)) = listener.accept() else {
@@ -379,6 +392,9 @@ fn serve_http(listener: &TcpListener, status: u16, status_after: Option<(u64, u1
                     _ => status,
                 }
             };
+            if let Some(ms) = answer_after_ms {
+                thread::sleep(Duration::from_millis(ms));
+            }
             say(&format!("request {method} {path} -> {code}"));
             answer(stream, &method, &path, code);
         });
