@@ -202,8 +202,24 @@ fn last_pid() -> Option<u32> {
     std::str::from_utf8(&text[..len]).ok()?.trim().parse().ok()
 }
 
+/// The parent of `pid`, from `/proc/PID/stat`: `pid (comm) state ppid ...`, where `comm` may
+/// hold spaces and parentheses of its own.
+#[cfg(target_os = "linux")]
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after_comm) = stat.rsplit_once(')')?;
+    after_comm.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[cfg(target_os = "linux")]
 fn kill_if_marked(pid: u32, needle: &str) {
+    // A child of this process (another server starting on another thread, the watchdog) is
+    // nobody's escaped descendant. Its parent is read from `stat`, which leaves the process
+    // alone; reading its environment would contend with it for its memory map, right while
+    // it loads.
+    if parent(pid) == Some(std::process::id()) {
+        return;
+    }
     let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
         return;
     };
@@ -216,5 +232,23 @@ fn kill_if_marked(pid: u32, needle: &str) {
         unsafe {
             libc::kill(pid, libc::SIGKILL);
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #[test]
+    fn the_parent_is_read_past_a_command_name_with_spaces_and_parentheses() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("a (b) c");
+        std::os::unix::fs::symlink("/bin/sleep", &program).unwrap();
+        let mut child = std::process::Command::new(&program)
+            .arg("10")
+            .spawn()
+            .unwrap();
+        let parent = super::parent(child.id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(parent, Some(std::process::id()));
     }
 }
