@@ -1,6 +1,8 @@
-//! Output capture: the server's stdout and stderr share one pipe, drained continuously by a
-//! thread into a bounded buffer, so a chatty server never blocks and never fills memory.
-//! The same thread watches lines for `Ready::log` and wakes whoever waits for readiness.
+//! Output capture: the server's stdout and stderr share one pipe, drained continuously into a
+//! bounded buffer, so a chatty server never blocks and never fills memory. On Linux one thread
+//! drains every server's pipe (see `reactor`); elsewhere, and for the log file of a kept
+//! server, a pool thread drains each. Lines are matched for `Ready::log` as they arrive, and
+//! whoever waits for readiness is woken.
 
 use std::io::{self, Read};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

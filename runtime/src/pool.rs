@@ -1,5 +1,5 @@
-//! Background threads that are reused: a thread per server costs more than the rest of a
-//! start, so threads that finished a job (draining a server's output, sweeping after a stop)
+//! Background threads that are reused: a new thread costs more than the rest of a start, so
+//! threads that finished a job (sweeping after a stop, draining output where there is no epoll)
 //! wait a while for the next one.
 
 use std::collections::VecDeque;
