@@ -307,9 +307,11 @@ fn cpu_time() -> Duration {
 #[test]
 fn a_server_that_never_accepts_times_out_on_time() {
     // Its backlog fills with probes, after which the kernel drops new connection attempts;
-    // a probe without a limit would wait minutes for an answer.
+    // a probe without a limit would wait minutes for an answer. (Like the blockers below, it
+    // binds with SO_REUSEADDR, as servers do: a picked port may still hold TIME_WAIT
+    // connections of an earlier test's server, and a plain bind would fail on them.)
     let server = "import os, socket, time\n\
-                  s = socket.socket(); s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen(1)\n\
+                  s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen(1)\n\
                   time.sleep(1000)";
     let timeout = Duration::from_secs(2);
     let (error, took) = start_err(
@@ -421,7 +423,7 @@ fn a_server_that_loses_its_picked_port_is_started_again_on_a_new_one() {
     // it would satisfy a TCP probe, so readiness is the server's own line.
     let dir = scratch_dir("lost-port");
     let blocker = "import os, pathlib, socket, sys, time\n\
-                   s = socket.socket(); s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen()\n\
+                   s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen()\n\
                    pathlib.Path(sys.argv[1]).touch(); time.sleep(60)";
     let script = format!(
         "if [ ! -e first ]; then touch first; python3 -c \"$BLOCKER\" bound & \
@@ -451,7 +453,7 @@ fn a_server_that_loses_its_picked_port_is_started_again_on_a_new_one() {
 #[test]
 fn a_server_that_keeps_losing_its_port_gives_up_after_four_launches() {
     let blocker = "import os, socket, time\n\
-                   s = socket.socket(); s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen()\n\
+                   s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen()\n\
                    print('blocker bound', flush=True); time.sleep(60)";
     let script = format!(
         "python3 -c \"$BLOCKER\" > blocked & while ! grep -q bound blocked 2>/dev/null; do sleep 0.01; done; \
