@@ -29,6 +29,8 @@ pub(crate) struct Output {
 struct Shared {
     state: Mutex<State>,
     changed: Condvar,
+    /// The pipe's token with the reactor, when the reactor drains it (0: it does not).
+    token: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +69,7 @@ impl Output {
                     ..State::default()
                 }),
                 changed: Condvar::new(),
+                token: std::sync::atomic::AtomicU64::new(0),
             }),
         };
         let drain = output.clone();
@@ -74,7 +77,13 @@ impl Output {
             Source::Pipe(pipe) => {
                 #[cfg(target_os = "linux")]
                 let pipe = match crate::reactor::drain(pipe, &output) {
-                    Ok(()) => return Ok(output),
+                    Ok(token) => {
+                        output
+                            .shared
+                            .token
+                            .store(token, std::sync::atomic::Ordering::Relaxed);
+                        return Ok(output);
+                    }
                     Err(pipe) => pipe,
                 };
                 pool::run(move || drain.drain(pipe))?;
@@ -122,8 +131,14 @@ impl Output {
         self.shared.changed.notify_all();
     }
 
-    /// Everything kept so far, as text.
+    /// Everything kept so far, as text: on Linux, everything the server had written to the
+    /// pipe when this was called.
     pub(crate) fn text(&self) -> String {
+        #[cfg(target_os = "linux")]
+        match self.shared.token.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => {}
+            token => crate::reactor::catch_up(token),
+        }
         let state = self.lock();
         let mut text = String::new();
         if state.dropped > 0 {

@@ -58,9 +58,10 @@ impl Reactor {
     }
 }
 
-/// Drains `pipe` into `output` on the reactor's thread until the pipe closes. Gives the pipe
-/// back, blocking as it came, when the reactor cannot take it (no epoll, no thread).
-pub(crate) fn drain(pipe: PipeReader, output: &Output) -> Result<(), PipeReader> {
+/// Drains `pipe` into `output` on the reactor's thread until the pipe closes, and returns the
+/// token that [`catch_up`] takes. Gives the pipe back, blocking as it came, when the reactor
+/// cannot take it (no epoll, no thread).
+pub(crate) fn drain(pipe: PipeReader, output: &Output) -> Result<u64, PipeReader> {
     let Some(reactor) = reactor() else {
         return Err(pipe);
     };
@@ -85,7 +86,7 @@ pub(crate) fn drain(pipe: PipeReader, output: &Output) -> Result<(), PipeReader>
         )
     };
     if added == 0 {
-        return Ok(());
+        return Ok(token);
     }
     match reactor.pipes().remove(&token) {
         Some((pipe, _)) => {
@@ -93,8 +94,73 @@ pub(crate) fn drain(pipe: PipeReader, output: &Output) -> Result<(), PipeReader>
             Err(pipe)
         }
         // Unreachable: only an event for the token removes it.
-        None => Ok(()),
+        None => Ok(token),
     }
+}
+
+/// Reads, on this thread, everything the pipe of `token` holds right now, so that what a
+/// server wrote before this call is in its output, whether or not the reactor's thread has
+/// run since.
+pub(crate) fn catch_up(token: u64) {
+    let Some(reactor) = reactor() else {
+        return;
+    };
+    let mut chunk = vec![0u8; CHUNK];
+    let mut pipes = reactor.pipes();
+    while let Pumped::More = pump(reactor, &mut pipes, token, &mut chunk) {}
+}
+
+enum Pumped {
+    /// A chunk was read; there may be more.
+    More,
+    /// Nothing to read now, or the pipe is gone.
+    Empty,
+}
+
+/// Reads one chunk of `token`'s pipe into its output; at the end of the pipe, closes both.
+/// The table stays locked throughout, so chunks reach the output in the order they were read,
+/// whichever thread reads them.
+fn pump(
+    reactor: &Reactor,
+    pipes: &mut MutexGuard<'_, HashMap<u64, (PipeReader, Output)>>,
+    token: u64,
+    chunk: &mut [u8],
+) -> Pumped {
+    let Some((pipe, output)) = pipes.get(&token) else {
+        return Pumped::Empty;
+    };
+    match (&*pipe).read(chunk) {
+        Ok(0) => {}
+        Ok(read) => {
+            output.feed(&chunk[..read]);
+            return Pumped::More;
+        }
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            return Pumped::Empty;
+        }
+        Err(_) => {}
+    }
+    // End of file: every writer has closed its end.
+    if let Some((pipe, output)) = pipes.remove(&token) {
+        // SAFETY: removing a descriptor this epoll instance watches; it is closed only after,
+        // so a new pipe that reuses the number is never mistaken for it.
+        unsafe {
+            libc::epoll_ctl(
+                reactor.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                pipe.as_raw_fd(),
+                std::ptr::null_mut(),
+            );
+        }
+        drop(pipe);
+        output.close();
+    }
+    Pumped::Empty
 }
 
 fn run(epoll: RawFd) {
@@ -115,45 +181,8 @@ fn run(epoll: RawFd) {
             return;
         };
         for event in &events[..ready] {
-            let token = event.u64;
-            let mut pipes = reactor.pipes();
-            let Some((pipe, output)) = pipes.get(&token) else {
-                continue;
-            };
-            match (&*pipe).read(&mut chunk) {
-                Ok(0) => {}
-                Ok(read) => {
-                    let output = output.clone();
-                    drop(pipes);
-                    output.feed(&chunk[..read]);
-                    continue;
-                }
-                Err(err)
-                    if matches!(
-                        err.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue;
-                }
-                Err(_) => {}
-            }
-            // End of file: every writer has closed its end.
-            if let Some((pipe, output)) = pipes.remove(&token) {
-                drop(pipes);
-                // SAFETY: removing a descriptor this epoll instance watches; it is closed only
-                // after, so a new pipe that reuses the number is never mistaken for it.
-                unsafe {
-                    libc::epoll_ctl(
-                        epoll,
-                        libc::EPOLL_CTL_DEL,
-                        pipe.as_raw_fd(),
-                        std::ptr::null_mut(),
-                    );
-                }
-                drop(pipe);
-                output.close();
-            }
+            // One chunk per turn: a pipe with more left is reported again, after the others.
+            pump(reactor, &mut reactor.pipes(), event.u64, &mut chunk);
         }
     }
 }

@@ -133,7 +133,8 @@ impl Server {
     }
 
     /// What the server wrote to stdout and stderr so far, in the order it arrived (the last
-    /// MiB of it; earlier bytes are counted, not kept).
+    /// MiB of it; earlier bytes are counted, not kept). On Linux that is everything it had
+    /// written when this is called: a line logged before an answer is there once the answer is.
     ///
     /// ```no_run
     /// # fn demo(server: &with_server::Server) {

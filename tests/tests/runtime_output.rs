@@ -98,3 +98,20 @@ fn the_outputs_of_servers_running_at_once_stay_apart() {
         );
     }
 }
+
+#[test]
+fn what_a_server_wrote_before_answering_is_in_its_output_once_the_answer_is_in() {
+    // The fixture logs each request, then answers it: by the time the answer arrives, the log
+    // line is in the pipe, and `output()` must hold it, whether or not the thread that drains
+    // pipes has run since.
+    let server = start(Server::builder(fixture_cmd("--http --port {port}")));
+    for n in 0..200 {
+        let path = format!("/request-{n}");
+        assert_eq!(http_get(server.addr(), &path).0, 200);
+        let output = server.output();
+        assert!(
+            output.contains(&format!("request GET {path} -> 200")),
+            "request {n} is not in the output yet:\n{output}"
+        );
+    }
+}
