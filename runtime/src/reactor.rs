@@ -105,14 +105,30 @@ pub(crate) fn catch_up(token: u64) {
     let Some(reactor) = reactor() else {
         return;
     };
-    let mut chunk = vec![0u8; CHUNK];
     let mut pipes = reactor.pipes();
-    while let Pumped::More = pump(reactor, &mut pipes, token, &mut chunk) {}
+    let Some((pipe, _)) = pipes.get(&token) else {
+        return;
+    };
+    // Only what is there now: a server that keeps writing must not keep this call reading.
+    let mut waiting: libc::c_int = 0;
+    // SAFETY: FIONREAD on an open pipe writes the number of bytes it holds into `waiting`.
+    if unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut waiting) } != 0 {
+        return;
+    }
+    let mut left = usize::try_from(waiting).unwrap_or(0);
+    let mut chunk = vec![0u8; left.min(CHUNK)];
+    while left > 0 {
+        let want = left.min(chunk.len());
+        match pump(reactor, &mut pipes, token, &mut chunk[..want]) {
+            Pumped::Read(read) => left = left.saturating_sub(read),
+            Pumped::Empty => return,
+        }
+    }
 }
 
 enum Pumped {
-    /// A chunk was read; there may be more.
-    More,
+    /// This many bytes were read; there may be more.
+    Read(usize),
     /// Nothing to read now, or the pipe is gone.
     Empty,
 }
@@ -133,7 +149,7 @@ fn pump(
         Ok(0) => {}
         Ok(read) => {
             output.feed(&chunk[..read]);
-            return Pumped::More;
+            return Pumped::Read(read);
         }
         Err(err)
             if matches!(

@@ -115,3 +115,23 @@ fn what_a_server_wrote_before_answering_is_in_its_output_once_the_answer_is_in()
         );
     }
 }
+
+#[test]
+fn output_returns_promptly_while_the_server_never_stops_writing() {
+    // `yes` shares the server's output pipe and fills it as fast as it can be read: reading
+    // what the pipe holds must end with what it held when `output()` was called.
+    let server = start(Server::builder(format!(
+        "sh -c 'yes & exec {} --port \"$PORT\"'",
+        common::fixture()
+    )));
+    wait_for_output(&server, "y\n", Duration::from_secs(5));
+    for _ in 0..5 {
+        let began = std::time::Instant::now();
+        server.output();
+        assert!(
+            began.elapsed() < Duration::from_secs(1),
+            "output() took {:?}",
+            began.elapsed()
+        );
+    }
+}
