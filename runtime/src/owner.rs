@@ -270,11 +270,15 @@ mod tests {
         SocketAddr::from((Ipv4Addr::LOCALHOST, port))
     }
 
+    fn inode_of(socket: &TcpListener) -> u64 {
+        socket_inode(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap()
+    }
+
     #[test]
     fn the_kernel_shows_the_listener_a_connection_would_reach() {
         let socket = TcpListener::bind(loopback(0)).unwrap();
         let addr = socket.local_addr().unwrap();
-        let inode = socket_inode(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+        let inode = inode_of(&socket);
         assert_eq!(
             listener(addr).unwrap(),
             Some(Listener {
@@ -290,7 +294,7 @@ mod tests {
     fn a_wildcard_listener_is_the_one_a_loopback_connection_reaches() {
         let socket = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
         let port = socket.local_addr().unwrap().port();
-        let inode = socket_inode(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+        let inode = inode_of(&socket);
         assert_eq!(
             listener(loopback(port)).unwrap().map(|l| l.inode),
             Some(inode)
@@ -302,7 +306,7 @@ mod tests {
         // A connection to 0.0.0.0 reaches a listener on 127.0.0.1.
         let socket = TcpListener::bind(loopback(0)).unwrap();
         let port = socket.local_addr().unwrap().port();
-        let inode = socket_inode(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+        let inode = inode_of(&socket);
         let wildcard = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
         assert!(std::net::TcpStream::connect(wildcard).is_ok());
         assert_eq!(listener(wildcard).unwrap().map(|l| l.inode), Some(inode));
@@ -315,7 +319,7 @@ mod tests {
             return;
         };
         let port = socket.local_addr().unwrap().port();
-        let inode = socket_inode(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+        let inode = inode_of(&socket);
         assert_eq!(
             listener(loopback(port)).unwrap().map(|l| l.inode),
             Some(inode)
