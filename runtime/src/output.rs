@@ -184,24 +184,19 @@ impl Output {
     /// Waits until output arrives after `seen` (a `generation`), or `until`. Once the pipe
     /// has closed nothing can arrive, so it waits until `until`.
     pub(crate) fn wait_past(&self, seen: u64, until: Instant) {
-        let mut state = self.lock();
-        while state.generation == seen || state.closed {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            state = match self.shared.changed.wait_timeout(state, left) {
-                Ok((state, _)) => state,
-                Err(poison) => poison.into_inner().0,
-            };
-        }
+        self.wait_while(until, |state| state.generation == seen || state.closed);
     }
 
     /// Waits, until `until` at most, for the pipe to close: every process that shares it (the
     /// server's group, unless one redirected its output) has exited.
     pub(crate) fn wait_closed(&self, until: Instant) {
+        self.wait_while(until, |state| !state.closed);
+    }
+
+    /// Waits while `waiting` holds, until `until` at most.
+    fn wait_while(&self, until: Instant, waiting: impl Fn(&State) -> bool) {
         let mut state = self.lock();
-        while !state.closed {
+        while waiting(&state) {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return;

@@ -274,6 +274,13 @@ mod tests {
         socket_inode(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap()
     }
 
+    /// Asserts that a connection to `addr` reaches `socket`, and that the kernel says so.
+    fn assert_reaches(addr: SocketAddr, socket: &TcpListener) {
+        assert!(std::net::TcpStream::connect(addr).is_ok(), "{addr}");
+        let found = listener(addr).unwrap().map(|l| l.inode);
+        assert_eq!(found, Some(inode_of(socket)), "{addr}");
+    }
+
     #[test]
     fn the_kernel_shows_the_listener_a_connection_would_reach() {
         let socket = TcpListener::bind(loopback(0)).unwrap();
@@ -293,12 +300,7 @@ mod tests {
     #[test]
     fn a_wildcard_listener_is_the_one_a_loopback_connection_reaches() {
         let socket = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
-        let port = socket.local_addr().unwrap().port();
-        let inode = inode_of(&socket);
-        assert_eq!(
-            listener(loopback(port)).unwrap().map(|l| l.inode),
-            Some(inode)
-        );
+        assert_reaches(loopback(socket.local_addr().unwrap().port()), &socket);
     }
 
     #[test]
@@ -306,10 +308,7 @@ mod tests {
         // A connection to 0.0.0.0 reaches a listener on 127.0.0.1.
         let socket = TcpListener::bind(loopback(0)).unwrap();
         let port = socket.local_addr().unwrap().port();
-        let inode = inode_of(&socket);
-        let wildcard = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
-        assert!(std::net::TcpStream::connect(wildcard).is_ok());
-        assert_eq!(listener(wildcard).unwrap().map(|l| l.inode), Some(inode));
+        assert_reaches(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)), &socket);
     }
 
     #[test]
@@ -318,12 +317,7 @@ mod tests {
         let Ok(socket) = TcpListener::bind("[::]:0") else {
             return;
         };
-        let port = socket.local_addr().unwrap().port();
-        let inode = inode_of(&socket);
-        assert_eq!(
-            listener(loopback(port)).unwrap().map(|l| l.inode),
-            Some(inode)
-        );
+        assert_reaches(loopback(socket.local_addr().unwrap().port()), &socket);
     }
 
     #[test]
