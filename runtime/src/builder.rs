@@ -607,6 +607,7 @@ impl Plan {
             source,
         })?;
         let pid = child.id();
+        process::track(pid);
         if !self.keep {
             watchdog::guard(pid);
         }
@@ -655,6 +656,14 @@ impl Plan {
                 Probe::Log(_) => None,
                 _ => owner::listener(server.addr).ok(),
             };
+            // A listening socket accepts connections: when the kernel shows the server's own,
+            // a connect would only confirm it, and the server would see a connection nobody
+            // uses.
+            if let (Probe::Tcp, Some(Some(found))) = (&b.ready.probe, listener)
+                && owner::tree_holds(server.pid(), found) == Some(true)
+            {
+                return Ok(Wait::Ready);
+            }
             if probe_due(listener, last_probe, Instant::now()) {
                 last_probe = Some(Instant::now());
                 // A probe that hangs (a server that accepts but answers late) must not outlast

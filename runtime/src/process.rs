@@ -4,6 +4,7 @@
 
 use std::io;
 use std::process::{Child, ExitStatus};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The environment variable every server and its descendants carry, so that a descendant that
@@ -13,6 +14,25 @@ pub(crate) const MARKER: &str = "WITH_SERVER_ID";
 /// The marker of the `n`th server of this process: `<pid>-<n>`.
 pub(crate) fn marker(n: u64) -> String {
     format!("{}-{n}", std::process::id())
+}
+
+/// The leaders of this process's servers, from their spawn to their reaping: a sweep meets
+/// them most often (another test's server, started since), and tells them apart without a
+/// system call.
+static LEADERS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Notes a server's leader, just spawned.
+pub(crate) fn track(pid: u32) {
+    leaders().push(pid);
+}
+
+/// Forgets a leader: reaped, or left running for `WITH_SERVER_KEEP`.
+pub(crate) fn untrack(pid: u32) {
+    leaders().retain(|&p| p != pid);
+}
+
+fn leaders() -> MutexGuard<'static, Vec<u32>> {
+    LEADERS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Whether the process has exited, without reaping it: while it is a zombie its pid (and so its
@@ -57,7 +77,11 @@ pub(crate) fn request_stop(child: &Child, grace: Duration) -> Instant {
 /// that ignored SIGTERM), then reaps the leader and returns its status.
 pub(crate) fn kill_and_reap(child: &mut Child) -> io::Result<ExitStatus> {
     signal_group(child, libc::SIGKILL);
-    child.wait()
+    let status = child.wait();
+    if status.is_ok() {
+        untrack(child.id());
+    }
+    status
 }
 
 /// `after` from now; a duration too large for the clock means "practically never".
@@ -213,10 +237,19 @@ fn parent(pid: u32) -> Option<u32> {
 
 #[cfg(target_os = "linux")]
 fn kill_if_marked(pid: u32, needle: &str) {
-    // A child of this process (another server starting on another thread, the watchdog) is
-    // nobody's escaped descendant. Its parent is read from `stat`, which leaves the process
-    // alone; reading its environment would contend with it for its memory map, right while
-    // it loads.
+    // Most pids a sweep meets are this process's own: another test's server or thread,
+    // started since. They are nobody's escaped descendants, and are told apart before the
+    // environment is read, which would contend with them for their memory map, right while
+    // they load or run.
+    if leaders().contains(&pid) {
+        return;
+    }
+    // `/proc` answers for the ids of threads too.
+    if std::fs::exists(format!("/proc/self/task/{pid}")).unwrap_or(false) {
+        return;
+    }
+    // Other children (the watchdog, a server spawned a moment ago), read from `stat`, which
+    // leaves the process alone.
     if parent(pid) == Some(std::process::id()) {
         return;
     }
@@ -250,5 +283,25 @@ mod tests {
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(parent, Some(std::process::id()));
+    }
+
+    #[test]
+    fn a_sweep_never_takes_a_thread_of_this_process_for_a_marked_process() {
+        // `/proc/<tid>/environ` of a thread is this process's environment: a needle taken
+        // from it would match, and the SIGKILL would end this test binary.
+        let environ = std::fs::read("/proc/self/environ").unwrap();
+        let first = environ.split(|&b| b == 0).next().unwrap();
+        let needle = String::from_utf8_lossy(first).into_owned();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            let _ = done_rx.recv();
+        });
+        let tid = u32::try_from(tid_rx.recv().unwrap()).unwrap();
+        super::kill_if_marked(tid, &needle);
+        drop(done_tx);
+        thread.join().unwrap();
     }
 }

@@ -293,6 +293,7 @@ impl Server {
         );
         // Forgotten, not dropped: the process stays running and unreaped.
         self.child = None;
+        process::untrack(self.pid);
     }
 }
 

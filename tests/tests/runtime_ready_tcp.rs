@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::io::Read;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -75,5 +76,23 @@ fn readiness_is_seen_soon_after_the_port_is_bound() {
     assert!(
         latency < Duration::from_millis(100),
         "start returned {latency:?} after the port was bound"
+    );
+}
+
+/// Where the kernel shows the server's own listening socket on the port, a connection would
+/// only confirm it: none is made, so the server's log shows no connection nobody asked for.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_listener_the_kernel_shows_is_ready_without_a_probe_connection() {
+    let server = start(Server::builder(fixture_cmd("--log-connections")));
+    let mut answer = String::new();
+    TcpStream::connect(server.addr())
+        .and_then(|mut stream| stream.read_to_string(&mut answer))
+        .unwrap();
+    assert_eq!(
+        answer,
+        "connection 1\n",
+        "the test's own connection should be the server's first:\n{}",
+        server.output()
     );
 }

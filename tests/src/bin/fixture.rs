@@ -35,6 +35,8 @@
 //! --http                   answer HTTP instead of accepting and closing plain TCP
 //!                          connections; each request gets a small HTTP/1.1 answer with
 //!                          `Connection: close` and prints `request METHOD PATH -> STATUS`
+//! --log-connections        without `--http`: for each accepted connection, print
+//!                          `connection N` and send the same line to the client
 //! --status N               the status to answer (default 200)
 //! --status-after N:M       answer M to the first N requests, then as above; `/health` is
 //!                          not counted and always gets `--status`
@@ -53,7 +55,7 @@ use std::time::Duration;
 
 const USAGE: &str = "\
 usage: fixture [--port N] [--host H] [--announce] [--announce-stderr] [--stamp]
-               [--http] [--status N] [--status-after N:M] [--answer-after MS]
+               [--http] [--log-connections] [--status N] [--status-after N:M] [--answer-after MS]
                [--slow-start MS] [--exit-early CODE] [--never-listen] [--exit-after-bind CODE]
                [--ignore-sigterm] [--sigterm-exit CODE] [--spawn-child] [--spawn-daemon]
                [--print-bytes N] [--print-lines N] [--print-stderr-lines N]
@@ -68,6 +70,7 @@ struct Options {
     announce_stderr: bool,
     stamp: bool,
     http: bool,
+    log_connections: bool,
     status: Option<u16>,
     status_after: Option<(u64, u16)>,
     answer_after_ms: Option<u64>,
@@ -111,6 +114,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--announce-stderr" => o.announce_stderr = true,
             "--stamp" => o.stamp = true,
             "--http" => o.http = true,
+            "--log-connections" => o.log_connections = true,
             "--status" => o.status = Some(number(&flag, &value()?)?),
             "--answer-after" => o.answer_after_ms = Some(number(&flag, &value()?)?),
             "--status-after" => {
@@ -246,7 +250,7 @@ fn run(o: &Options) {
             o.answer_after_ms,
         );
     } else {
-        serve_tcp(&listener);
+        serve_tcp(&listener, o.log_connections);
     }
 }
 
@@ -361,10 +365,18 @@ fn print_bytes(total: u64) {
     say(&format!("printed {total} bytes"));
 }
 
-fn serve_tcp(listener: &TcpListener) -> ! {
+fn serve_tcp(listener: &TcpListener, log: bool) -> ! {
+    let mut accepted = 0u64;
     loop {
         // Accepting and dropping is all a TCP probe needs to see.
-        let _ = listener.accept();
+        if let Ok((mut stream, _)) = listener.accept()
+            && log
+        {
+            accepted += 1;
+            let line = format!("connection {accepted}");
+            say(&line);
+            let _ = writeln!(stream, "{line}");
+        }
     }
 }
 
