@@ -134,11 +134,7 @@ impl Output {
     /// Everything kept so far, as text: on Linux, everything the server had written to the
     /// pipe when this was called.
     pub(crate) fn text(&self) -> String {
-        #[cfg(target_os = "linux")]
-        match self.shared.token.load(std::sync::atomic::Ordering::Relaxed) {
-            0 => {}
-            token => crate::reactor::catch_up(token),
-        }
+        self.catch_up();
         let state = self.lock();
         let mut text = String::new();
         if state.dropped > 0 {
@@ -149,6 +145,15 @@ impl Output {
         }
         text.push_str(&String::from_utf8_lossy(&state.kept));
         text
+    }
+
+    /// Reads what the pipe holds on this thread, when the reactor drains it.
+    fn catch_up(&self) {
+        #[cfg(target_os = "linux")]
+        match self.shared.token.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => {}
+            token => crate::reactor::catch_up(token),
+        }
     }
 
     /// The last `TAIL_LINES` lines, each cut to a readable length.
@@ -190,6 +195,7 @@ impl Output {
     /// Waits, until `until` at most, for the pipe to close: every process that shares it (the
     /// server's group, unless one redirected its output) has exited.
     pub(crate) fn wait_closed(&self, until: Instant) {
+        self.catch_up();
         self.wait_while(until, |state| !state.closed);
     }
 

@@ -100,7 +100,7 @@ pub(crate) fn drain(pipe: PipeReader, output: &Output) -> Result<u64, PipeReader
 
 /// Reads, on this thread, everything the pipe of `token` holds right now, so that what a
 /// server wrote before this call is in its output, whether or not the reactor's thread has
-/// run since.
+/// run since; and closes the output when the pipe has ended.
 pub(crate) fn catch_up(token: u64) {
     let Some(reactor) = reactor() else {
         return;
@@ -116,7 +116,7 @@ pub(crate) fn catch_up(token: u64) {
         return;
     }
     let mut left = usize::try_from(waiting).unwrap_or(0);
-    let mut chunk = vec![0u8; left.min(CHUNK)];
+    let mut chunk = vec![0u8; left.clamp(END, CHUNK)];
     while left > 0 {
         let want = left.min(chunk.len());
         match pump(reactor, &mut pipes, token, &mut chunk[..want]) {
@@ -124,7 +124,14 @@ pub(crate) fn catch_up(token: u64) {
             Pumped::Empty => return,
         }
     }
+    // One more read, of a little at most, sees the end of the pipe when every writer has
+    // closed it: a stop that saw the server exit need not wait for the reactor's thread to
+    // wake and see it.
+    pump(reactor, &mut pipes, token, &mut chunk[..END]);
 }
+
+/// What the read after the catch-up takes at most.
+const END: usize = 512;
 
 enum Pumped {
     /// This many bytes were read; there may be more.
