@@ -27,16 +27,15 @@ const FIXED_PORT_WAIT: Duration = Duration::from_secs(600);
 /// get ready), then slows down to `SLOWEST_POLL`; output from the server wakes the poll at once
 /// (servers tend to print as they start listening). A poll first asks the kernel whether
 /// anything listens on the port yet, which costs a third of a refused connect, and probes only
-/// then. Polling more often was measured to be slower: the wake-ups take CPU time from the
-/// server that is starting.
+/// then (a `tcp` probe not even then, when the listener is the server's). Polling more often
+/// was measured to be slower: the wake-ups take CPU time from the server that is starting.
 const FASTEST_POLL: Duration = Duration::from_micros(200);
 const FAST_PHASE: Duration = Duration::from_millis(20);
 const SLOWEST_POLL: Duration = Duration::from_millis(1);
-/// How long a wait goes without a probe while the kernel shows nothing listening on the port.
-/// A listener in another network namespace, or behind a forwarded port, is not shown, and is
-/// seen this much late at most. Probing more often only gets refusals, which take CPU time
-/// from the servers that are starting (measured with 200 servers, 2 at a time, on 2 cores).
-const UNSEEN_PROBE: Duration = Duration::from_millis(5);
+/// How long a wait goes without a probe while the kernel shows nothing listening on the port:
+/// a listener in another network namespace, or behind a forwarded port, is not shown, and is
+/// seen this much late at most. Probing more often would only get refusals.
+const UNSEEN_PROBE: Duration = Duration::from_millis(1);
 /// How long `start().await` waits for readiness on the async thread before it hands the wait
 /// to a blocking thread.
 const START_INLINE: Duration = Duration::from_millis(2);
@@ -698,6 +697,9 @@ impl Plan {
                     }
                     Seen::NotYet(what) => what,
                 };
+            } else if last_seen.is_empty() {
+                // No probe went out yet; what the kernel shows is what there is to tell.
+                last_seen = "nothing listening on the port".to_string();
             }
             if let Some(child) = &server.child
                 && process::has_exited(child)

@@ -77,11 +77,10 @@ pub(crate) fn request_stop(child: &Child, grace: Duration) -> Instant {
 /// that ignored SIGTERM), then reaps the leader and returns its status.
 pub(crate) fn kill_and_reap(child: &mut Child) -> io::Result<ExitStatus> {
     signal_group(child, libc::SIGKILL);
-    let status = child.wait();
-    if status.is_ok() {
-        untrack(child.id());
-    }
-    status
+    // Before the reaping, which frees the pid for reuse (and should the wait fail, it is still
+    // forgotten). Until reaped, a sweep tells it apart by its parent.
+    untrack(child.id());
+    child.wait()
 }
 
 /// `after` from now; a duration too large for the clock means "practically never".
@@ -237,28 +236,7 @@ fn parent(pid: u32) -> Option<u32> {
 
 #[cfg(target_os = "linux")]
 fn kill_if_marked(pid: u32, needle: &str) {
-    // Most pids a sweep meets are this process's own: another test's server or thread,
-    // started since. They are nobody's escaped descendants, and are told apart before the
-    // environment is read, which would contend with them for their memory map, right while
-    // they load or run.
-    if leaders().contains(&pid) {
-        return;
-    }
-    // `/proc` answers for the ids of threads too.
-    if std::fs::exists(format!("/proc/self/task/{pid}")).unwrap_or(false) {
-        return;
-    }
-    // Other children (the watchdog, a server spawned a moment ago), read from `stat`, which
-    // leaves the process alone.
-    if parent(pid) == Some(std::process::id()) {
-        return;
-    }
-    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-        return;
-    };
-    if environ
-        .split(|&b| b == 0)
-        .any(|var| var == needle.as_bytes())
+    if is_marked(pid, needle)
         && let Ok(pid) = libc::pid_t::try_from(pid)
     {
         // SAFETY: signalling a process that carries this server's marker.
@@ -266,6 +244,32 @@ fn kill_if_marked(pid: u32, needle: &str) {
             libc::kill(pid, libc::SIGKILL);
         }
     }
+}
+
+/// Whether `pid` carries `needle` in its environment, and so descends from that server: a
+/// thread of this process, a server it started or another child of it never does.
+#[cfg(target_os = "linux")]
+fn is_marked(pid: u32, needle: &str) -> bool {
+    // Most pids a sweep meets are this process's own: another test's server or thread,
+    // started since. They are told apart before the environment is read, which would contend
+    // with them for their memory map, right while they load or run.
+    if leaders().contains(&pid) {
+        return false;
+    }
+    // `/proc` answers for the ids of threads too.
+    if std::fs::exists(format!("/proc/self/task/{pid}")).unwrap_or(false) {
+        return false;
+    }
+    // Other children (the watchdog, a server spawned a moment ago), read from `stat`, which
+    // leaves the process alone.
+    if parent(pid) == Some(std::process::id()) {
+        return false;
+    }
+    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+        environ
+            .split(|&b| b == 0)
+            .any(|var| var == needle.as_bytes())
+    })
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -286,12 +290,59 @@ mod tests {
     }
 
     #[test]
-    fn a_sweep_never_takes_a_thread_of_this_process_for_a_marked_process() {
-        // `/proc/<tid>/environ` of a thread is this process's environment: a needle taken
-        // from it would match, and the SIGKILL would end this test binary.
+    fn a_marked_process_is_found_and_nothing_of_this_process_is_taken_for_one() {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+
+        let needle = format!("{}=test-{}", super::MARKER, std::process::id());
+        let (key, value) = needle.split_once('=').unwrap();
+        // A grandchild that carries the marker and whose parent has exited: what a daemon
+        // that left the server's group looks like.
+        let mut shell = Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!"])
+            .env(key, value)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(shell.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        shell.wait().unwrap();
+        let escaped: u32 = line.trim().parse().unwrap();
+        // While the forked shell execs `sleep`, its environment reads as empty.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read(format!("/proc/{escaped}/cmdline"))
+            .unwrap()
+            .starts_with(b"sleep")
+        {
+            assert!(std::time::Instant::now() < deadline, "sleep never started");
+            std::thread::yield_now();
+        }
+        let found = super::is_marked(escaped, &needle);
+        // SAFETY: signalling the sleep started above.
+        unsafe { libc::kill(i32::try_from(escaped).unwrap(), libc::SIGKILL) };
+        assert!(found, "the marked grandchild was not found");
+
+        // A child of this process that carries the marker is one of its servers.
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .env(key, value)
+            .spawn()
+            .unwrap();
+        let child_found = super::is_marked(child.id(), &needle);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            !child_found,
+            "a child of this process was taken for a marked process"
+        );
+
+        // `/proc/<tid>/environ` of a thread is this process's own environment: a needle taken
+        // from it matches.
         let environ = std::fs::read("/proc/self/environ").unwrap();
         let first = environ.split(|&b| b == 0).next().unwrap();
-        let needle = String::from_utf8_lossy(first).into_owned();
+        let own = String::from_utf8_lossy(first).into_owned();
         let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -300,8 +351,27 @@ mod tests {
             let _ = done_rx.recv();
         });
         let tid = u32::try_from(tid_rx.recv().unwrap()).unwrap();
-        super::kill_if_marked(tid, &needle);
+        let thread_found = super::is_marked(tid, &own);
         drop(done_tx);
         thread.join().unwrap();
+        assert!(
+            !thread_found,
+            "a thread of this process was taken for a marked process"
+        );
+    }
+
+    #[test]
+    fn a_leader_is_tracked_until_it_is_reaped() {
+        use std::os::unix::process::CommandExt;
+
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        super::track(child.id());
+        assert!(super::leaders().contains(&child.id()));
+        super::kill_and_reap(&mut child).unwrap();
+        assert!(!super::leaders().contains(&child.id()));
     }
 }

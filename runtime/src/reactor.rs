@@ -116,7 +116,7 @@ pub(crate) fn catch_up(token: u64) {
         return;
     }
     let mut left = usize::try_from(waiting).unwrap_or(0);
-    let mut chunk = vec![0u8; left.clamp(END, CHUNK)];
+    let mut chunk = vec![0u8; left.min(CHUNK)];
     while left > 0 {
         let want = left.min(chunk.len());
         match pump(reactor, &mut pipes, token, &mut chunk[..want]) {
@@ -127,7 +127,7 @@ pub(crate) fn catch_up(token: u64) {
     // One more read, of a little at most, sees the end of the pipe when every writer has
     // closed it: a stop that saw the server exit need not wait for the reactor's thread to
     // wake and see it.
-    pump(reactor, &mut pipes, token, &mut chunk[..END]);
+    pump(reactor, &mut pipes, token, &mut [0u8; END]);
 }
 
 /// What the read after the catch-up takes at most.

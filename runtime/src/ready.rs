@@ -33,6 +33,11 @@ pub(crate) enum Probe {
 
 impl Ready {
     /// Ready when a TCP connection to the server's address succeeds.
+    ///
+    /// On Linux, when the kernel shows that the server (or one of its descendants) listens on
+    /// that address, a connection would succeed, and none is made: the server's log shows no
+    /// connection that nobody uses. Elsewhere, or for a listener the kernel does not show
+    /// (another network namespace, a forwarded port), the probe connects.
     pub fn tcp() -> Ready {
         Ready { probe: Probe::Tcp }
     }

@@ -176,9 +176,11 @@ fn main() {
         builder_async(kind, &runtime);
     }
 
-    println!(
-        "with-server overhead benchmark: {rounds} rounds (python: a quarter of them), medians"
-    );
+    if !load_only {
+        println!(
+            "with-server overhead benchmark: {rounds} rounds (python: a quarter of them), medians"
+        );
+    }
     let kinds: &[Kind] = if load_only {
         &[]
     } else if tiny_only {
@@ -298,7 +300,7 @@ fn main() {
     let (hand_wall, wall) = (median(hand_walls), median(walls));
     let budget = median(hand_each) * servers / threads;
     println!(
-        "\n{servers} fresh tiny servers on {threads} threads, median of {reps}: {} (200 x (a) / {threads} = {}; ratio {:.3})",
+        "\n{servers} fresh tiny servers on {threads} threads, median of {reps}: {} (200 x (a) / {threads} = {}, (a) measured between the runs; ratio {:.3})",
         ms(wall),
         ms(budget),
         wall.as_secs_f64() / budget.as_secs_f64()

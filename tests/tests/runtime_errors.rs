@@ -131,6 +131,20 @@ fn a_timeout_says_what_the_probe_saw_and_stops_the_server() {
 }
 
 #[test]
+fn a_timeout_before_the_first_probe_still_says_what_was_seen() {
+    // On Linux no probe goes out while the kernel shows nothing listening, for a while.
+    let (error, _) = start_err(
+        Server::builder(fixture_cmd("--never-listen")).timeout(Duration::from_micros(300)),
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("last saw nothing listening on the port")
+            || message.contains("last saw connection refused"),
+        "the message does not say what was seen: {message}"
+    );
+}
+
+#[test]
 fn a_missing_program_is_a_clear_error() {
     let (error, took) = start_err(
         Server::builder("with-server-no-such-program --port {port}").timeout(LONG_TIMEOUT),
