@@ -260,10 +260,13 @@ fn is_marked(pid: u32, needle: &str) -> bool {
     if std::fs::exists(format!("/proc/self/task/{pid}")).unwrap_or(false) {
         return false;
     }
-    // Other children (the watchdog, a server spawned a moment ago), read from `stat`, which
-    // leaves the process alone.
-    if parent(pid) == Some(std::process::id()) {
-        return false;
+    // Other children (the watchdog, a server spawned a moment ago) are told by their parent,
+    // read from `stat`, which leaves the process alone. No `stat`: the process is gone, as most
+    // are that a shell wrapper ran before it exec'd the server.
+    match parent(pid) {
+        None => return false,
+        Some(parent) if parent == std::process::id() => return false,
+        Some(_) => {}
     }
     std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
         environ
