@@ -34,13 +34,15 @@ const FAST_PHASE: Duration = Duration::from_millis(20);
 const SLOWEST_POLL: Duration = Duration::from_millis(1);
 /// How long a wait goes without a probe while the kernel shows nothing listening on the port:
 /// a listener in another network namespace, or behind a forwarded port, is not shown, and is
-/// seen this much late at most. Probing more often would only get refusals.
+/// seen at most this much later. Probing more often would only get refusals.
 const UNSEEN_PROBE: Duration = Duration::from_millis(1);
 /// How long `start().await` waits for readiness on the async thread before it hands the wait
 /// to a blocking thread.
 const START_INLINE: Duration = Duration::from_millis(2);
 /// What a probe saw when a process other than the server answered.
 const FOREIGN: &str = "a listener held by another process";
+/// What a timeout reports when the kernel showed nothing listening and no probe went out.
+const NOTHING_LISTENING: &str = "nothing listening on the port";
 
 /// Configures and starts a [`Server`]; made by [`Server::builder`].
 #[derive(Debug, Clone)]
@@ -644,8 +646,8 @@ impl Plan {
         let started = Instant::now();
         let mut pause = FASTEST_POLL;
         let mut last_seen = String::new();
-        // The last probe, or the start of the wait: the first probe to find nothing listening
-        // is not made before `UNSEEN_PROBE` either.
+        // The last probe, or the start of the wait, so that, while the kernel shows nothing
+        // listening, the first probe also waits `UNSEEN_PROBE`.
         let mut last_probe = started;
         // A foreign listener is "not yet": the port may be held for a moment by somebody
         // else (tools that find a free port by listening on port 0, say), and the server
@@ -699,7 +701,7 @@ impl Plan {
                 };
             } else if last_seen.is_empty() {
                 // No probe went out yet; what the kernel shows is what there is to tell.
-                last_seen = "nothing listening on the port".to_string();
+                last_seen = NOTHING_LISTENING.to_string();
             }
             if let Some(child) = &server.child
                 && process::has_exited(child)

@@ -97,7 +97,8 @@ pub enum Error {
         timeout: Duration,
         /// What readiness was waiting for.
         probe: Box<str>,
-        /// What the last probe saw.
+        /// What the last probe saw, or what the kernel showed on the port when no probe had
+        /// gone out yet.
         last_seen: Box<str>,
         /// The last lines of its output.
         output: Box<str>,

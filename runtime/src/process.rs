@@ -236,7 +236,7 @@ fn parent(pid: u32) -> Option<u32> {
 
 #[cfg(target_os = "linux")]
 fn kill_if_marked(pid: u32, needle: &str) {
-    if is_marked(pid, needle)
+    if is_escaped(pid, needle)
         && let Ok(pid) = libc::pid_t::try_from(pid)
     {
         // SAFETY: signalling a process that carries this server's marker.
@@ -246,10 +246,11 @@ fn kill_if_marked(pid: u32, needle: &str) {
     }
 }
 
-/// Whether `pid` carries `needle` in its environment, and so descends from that server: a
-/// thread of this process, a server it started or another child of it never does.
+/// Whether `pid` descends from the server marked by `needle` and left its group: it carries
+/// `needle` in its environment and is none of this process's own (a thread, a server, another
+/// child).
 #[cfg(target_os = "linux")]
-fn is_marked(pid: u32, needle: &str) -> bool {
+fn is_escaped(pid: u32, needle: &str) -> bool {
     // Most pids a sweep meets are this process's own: another test's server or thread,
     // started since. They are told apart before the environment is read, which would contend
     // with them for their memory map, right while they load or run.
@@ -292,18 +293,36 @@ mod tests {
         assert_eq!(parent, Some(std::process::id()));
     }
 
+    /// Waits until `pid` runs `sleep`: while a process execs, its environment reads as empty.
+    fn wait_for_sleep(pid: u32) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read(format!("/proc/{pid}/cmdline"))
+            .unwrap()
+            .starts_with(b"sleep")
+        {
+            assert!(std::time::Instant::now() < deadline, "sleep never started");
+            std::thread::yield_now();
+        }
+    }
+
+    /// A marker of this test process's own, as the sweep looks for it.
+    fn test_marker() -> (String, String) {
+        (
+            super::MARKER.to_string(),
+            format!("test-{}", std::process::id()),
+        )
+    }
+
     #[test]
-    fn a_marked_process_is_found_and_nothing_of_this_process_is_taken_for_one() {
+    fn a_marked_process_whose_parent_has_exited_is_an_escapee() {
         use std::io::BufRead;
         use std::process::{Command, Stdio};
 
-        let needle = format!("{}=test-{}", super::MARKER, std::process::id());
-        let (key, value) = needle.split_once('=').unwrap();
-        // A grandchild that carries the marker and whose parent has exited: what a daemon
-        // that left the server's group looks like.
+        let (key, value) = test_marker();
+        // What a daemon that left the server's group looks like.
         let mut shell = Command::new("sh")
             .args(["-c", "sleep 30 & echo $!"])
-            .env(key, value)
+            .env(&key, &value)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -313,34 +332,31 @@ mod tests {
             .unwrap();
         shell.wait().unwrap();
         let escaped: u32 = line.trim().parse().unwrap();
-        // While the forked shell execs `sleep`, its environment reads as empty.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !std::fs::read(format!("/proc/{escaped}/cmdline"))
-            .unwrap()
-            .starts_with(b"sleep")
-        {
-            assert!(std::time::Instant::now() < deadline, "sleep never started");
-            std::thread::yield_now();
-        }
-        let found = super::is_marked(escaped, &needle);
+        wait_for_sleep(escaped);
+        let found = super::is_escaped(escaped, &format!("{key}={value}"));
         // SAFETY: signalling the sleep started above.
         unsafe { libc::kill(i32::try_from(escaped).unwrap(), libc::SIGKILL) };
         assert!(found, "the marked grandchild was not found");
+    }
 
-        // A child of this process that carries the marker is one of its servers.
-        let mut child = Command::new("sleep")
+    #[test]
+    fn a_marked_child_of_this_process_is_not_an_escapee() {
+        // It is one of this process's servers.
+        let (key, value) = test_marker();
+        let mut child = std::process::Command::new("sleep")
             .arg("30")
-            .env(key, value)
+            .env(&key, &value)
             .spawn()
             .unwrap();
-        let child_found = super::is_marked(child.id(), &needle);
+        wait_for_sleep(child.id());
+        let found = super::is_escaped(child.id(), &format!("{key}={value}"));
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(
-            !child_found,
-            "a child of this process was taken for a marked process"
-        );
+        assert!(!found, "a child of this process was taken for an escapee");
+    }
 
+    #[test]
+    fn a_thread_of_this_process_is_not_an_escapee() {
         // `/proc/<tid>/environ` of a thread is this process's own environment: a needle taken
         // from it matches.
         let environ = std::fs::read("/proc/self/environ").unwrap();
@@ -354,13 +370,10 @@ mod tests {
             let _ = done_rx.recv();
         });
         let tid = u32::try_from(tid_rx.recv().unwrap()).unwrap();
-        let thread_found = super::is_marked(tid, &own);
+        let found = super::is_escaped(tid, &own);
         drop(done_tx);
         thread.join().unwrap();
-        assert!(
-            !thread_found,
-            "a thread of this process was taken for a marked process"
-        );
+        assert!(!found, "a thread of this process was taken for an escapee");
     }
 
     #[test]

@@ -35,9 +35,9 @@ impl Ready {
     /// Ready when a TCP connection to the server's address succeeds.
     ///
     /// On Linux, when the kernel shows that the server (or one of its descendants) listens on
-    /// that address, a connection would succeed, and none is made: the server's log shows no
-    /// connection that nobody uses. Elsewhere, or for a listener the kernel does not show
-    /// (another network namespace, a forwarded port), the probe connects.
+    /// that address, a connection would succeed, and none is made: the server sees no
+    /// connection from the probe. Otherwise (other platforms, a listener the kernel does not
+    /// show or cannot trace to the server) the probe connects.
     pub fn tcp() -> Ready {
         Ready { probe: Probe::Tcp }
     }

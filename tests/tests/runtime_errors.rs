@@ -132,7 +132,8 @@ fn a_timeout_says_what_the_probe_saw_and_stops_the_server() {
 
 #[test]
 fn a_timeout_before_the_first_probe_still_says_what_was_seen() {
-    // On Linux no probe goes out while the kernel shows nothing listening, for a while.
+    // On Linux no probe goes out while the kernel shows nothing listening, for the first
+    // millisecond of the wait.
     let (error, _) = start_err(
         Server::builder(fixture_cmd("--never-listen")).timeout(Duration::from_micros(300)),
     );

@@ -85,8 +85,8 @@ fn readiness_is_seen_soon_after_the_port_is_bound() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_listener_the_kernel_shows_is_ready_without_a_probe_connection() {
-    // A server that binds just as a probe goes out, 1 ms after the spawn when the kernel shows
-    // nothing yet, does see it: most of three must not.
+    // The probe sent 1 ms into the wait, while the kernel shows nothing, can reach a server that
+    // binds just then; so one start in three may see it, but at least two must not.
     let mut answers = vec![];
     for _ in 0..3 {
         let server = start(Server::builder(fixture_cmd("--log-connections")));
