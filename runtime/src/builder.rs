@@ -32,10 +32,13 @@ const FIXED_PORT_WAIT: Duration = Duration::from_secs(600);
 const FASTEST_POLL: Duration = Duration::from_micros(200);
 const FAST_PHASE: Duration = Duration::from_millis(20);
 const SLOWEST_POLL: Duration = Duration::from_millis(1);
-/// How long a wait goes without a probe while the kernel shows nothing listening on the port:
-/// a listener in another network namespace, or behind a forwarded port, is not shown, and is
-/// seen at most this much later. Probing more often would only get refusals.
+/// How long a wait goes without a probe while the kernel shows nothing listening on the port, at
+/// first: a listener in another network namespace, or behind a forwarded port, is not shown.
+/// After that the gap grows with the wait (see `probe_due`): each such probe races the server's
+/// own `listen`, and one that wins is a connection the server sees although the kernel would
+/// have shown its listener a moment later. The gap stops growing at `UNSEEN_PROBE_MAX`.
 const UNSEEN_PROBE: Duration = Duration::from_millis(1);
+const UNSEEN_PROBE_MAX: Duration = Duration::from_millis(16);
 /// How long `start().await` waits for readiness on the async thread before it hands the wait
 /// to a blocking thread.
 const START_INLINE: Duration = Duration::from_millis(2);
@@ -669,7 +672,7 @@ impl Plan {
             {
                 return Ok(Wait::Ready);
             }
-            if probe_due(listener, last_probe, Instant::now()) {
+            if probe_due(listener, started, last_probe, Instant::now()) {
                 last_probe = Instant::now();
                 // A probe that hangs (a server that accepts but answers late) must not outlast
                 // the pause either.
@@ -835,11 +838,21 @@ enum Waited {
 }
 
 /// Whether a poll must probe the server: always, unless the kernel shows that nothing listens
-/// on the port (`Some(None)`), and then still `UNSEEN_PROBE` after the last probe (or the start
-/// of the wait), for a listener the kernel does not show (another network namespace, a
-/// forwarded port).
-fn probe_due(listener: Option<Option<owner::Listener>>, last_probe: Instant, now: Instant) -> bool {
-    listener != Some(None) || now.duration_since(last_probe) >= UNSEEN_PROBE
+/// on the port (`Some(None)`). Then still, for a listener the kernel does not show (another
+/// network namespace, a forwarded port), `UNSEEN_PROBE` after the start of the wait, and after
+/// that once the wait has doubled since the last probe, or `UNSEEN_PROBE_MAX` has passed: such
+/// a listener, ready at `t`, is seen by about `2t` (16 ms later at most), and a server that the
+/// kernel does show meets a handful of these probes while it starts, not one every millisecond.
+fn probe_due(
+    listener: Option<Option<owner::Listener>>,
+    started: Instant,
+    last_probe: Instant,
+    now: Instant,
+) -> bool {
+    let gap = last_probe
+        .duration_since(started)
+        .clamp(UNSEEN_PROBE, UNSEEN_PROBE_MAX);
+    listener != Some(None) || now.duration_since(last_probe) >= gap
 }
 
 /// Whether a server's last words say its port was taken; servers word it much alike ("Address
@@ -899,16 +912,41 @@ mod tests {
     #[test]
     fn a_poll_probes_unless_the_kernel_shows_nothing_listening() {
         let now = Instant::now();
+        let ms = Duration::from_millis;
         let listening = owner::Listener { inode: 1, uid: 0 };
         let a_moment_ago = now.checked_sub(Duration::from_micros(300)).unwrap();
         let long_ago = now.checked_sub(UNSEEN_PROBE).unwrap();
-        // Nothing listens, and the wait began or a probe went out a moment ago: this poll asks
-        // the kernel only.
-        assert!(!probe_due(Some(None), a_moment_ago, now));
-        // ... but a listener the kernel cannot show is probed for every `UNSEEN_PROBE`.
-        assert!(probe_due(Some(None), long_ago, now));
+        // Nothing listens, and the wait began a moment ago: this poll asks the kernel only.
+        assert!(!probe_due(Some(None), a_moment_ago, a_moment_ago, now));
+        // ... but a listener the kernel cannot show is probed `UNSEEN_PROBE` into the wait,
+        assert!(probe_due(Some(None), long_ago, long_ago, now));
+        // ... and then once the wait has doubled since the last probe.
+        let began = now.checked_sub(ms(30)).unwrap();
+        let probed_at_10 = began + ms(10);
+        assert!(!probe_due(Some(None), began, probed_at_10, began + ms(19)));
+        assert!(probe_due(Some(None), began, probed_at_10, began + ms(20)));
+        // ... or `UNSEEN_PROBE_MAX` has passed.
+        let began = now.checked_sub(ms(2000)).unwrap();
+        let probed_at_1000 = began + ms(1000);
+        assert!(!probe_due(
+            Some(None),
+            began,
+            probed_at_1000,
+            probed_at_1000 + ms(15)
+        ));
+        assert!(probe_due(
+            Some(None),
+            began,
+            probed_at_1000,
+            probed_at_1000 + UNSEEN_PROBE_MAX
+        ));
         // A listener, or a kernel that cannot say: probe.
-        assert!(probe_due(Some(Some(listening)), a_moment_ago, now));
-        assert!(probe_due(None, a_moment_ago, now));
+        assert!(probe_due(
+            Some(Some(listening)),
+            a_moment_ago,
+            a_moment_ago,
+            now
+        ));
+        assert!(probe_due(None, a_moment_ago, a_moment_ago, now));
     }
 }

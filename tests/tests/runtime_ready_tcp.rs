@@ -85,10 +85,12 @@ fn readiness_is_seen_soon_after_the_port_is_bound() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_listener_the_kernel_shows_is_ready_without_a_probe_connection() {
-    // The probe sent 1 ms into the wait, while the kernel shows nothing, can reach a server that
-    // binds just then; so one start in three may see it, but at least two must not.
+    // While the kernel shows nothing listening, a probe still goes out now and then, for a
+    // listener it cannot show; one sent just as the server calls `listen` reaches it. On a loaded
+    // machine that race is won now and then, so a third of the starts must go without one;
+    // without the shortcut, none would.
     let mut answers = vec![];
-    for _ in 0..3 {
+    for _ in 0..12 {
         let server = start(Server::builder(fixture_cmd("--log-connections")));
         let mut answer = String::new();
         TcpStream::connect(server.addr())
@@ -98,7 +100,7 @@ fn a_listener_the_kernel_shows_is_ready_without_a_probe_connection() {
     }
     let first = answers.iter().filter(|a| *a == "connection 1\n").count();
     assert!(
-        first >= 2,
-        "the test's own connection should be the server's first: {answers:?}"
+        first >= 4,
+        "the test's own connection should often be the server's first: {answers:?}"
     );
 }
