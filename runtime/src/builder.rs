@@ -5,17 +5,16 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use std::os::unix::process::CommandExt;
 
 use crate::cmdline::{self, CommandLine, Template, Values};
 use crate::output::{Follow, Output, Source};
 use crate::port::{self, FixedPortError, PortLease};
 use crate::ready::{self, Probe, Seen};
+use crate::spawn::{self, Launch};
 use crate::{Error, Logs, Ready, Server, Url, owner, process, report, watchdog};
 
 /// How many times a server on a picked port is started: once, and again up to three times
@@ -556,41 +555,32 @@ impl Plan {
         }
 
         let marker = next_marker(self.keep);
-        let mut cmd = Command::new(&words[0]);
-        cmd.args(&words[1..])
-            .current_dir(&cwd)
-            .stdin(Stdio::null())
-            .env(process::MARKER, &marker)
-            .process_group(0);
+        let mut env = Vec::with_capacity(self.env.len() + 2);
+        env.push((process::MARKER.to_string(), marker.clone()));
         if !b.env.iter().any(|(key, _)| key == "PORT") {
-            cmd.env("PORT", port.to_string());
+            env.push(("PORT".to_string(), port.to_string()));
         }
         for (key, value) in &self.env {
-            cmd.env(key, value.render(&values).map_err(|p| self.config(p))?);
+            env.push((
+                key.clone(),
+                value.render(&values).map_err(|p| self.config(p))?,
+            ));
         }
-        let reader = if self.keep {
+        let (reader, writer): (Source, OwnedFd) = if self.keep {
             let log = port::state_dir()
                 .map(|dir| dir.join(format!("{marker}.log")))
                 .map_err(io_error("creating the log file"))?;
             let file = File::create(&log).map_err(io_error("creating the log file"))?;
-            let both = file
-                .try_clone()
-                .map_err(io_error("creating the log file"))?;
-            cmd.stdout(file).stderr(both);
             eprintln!(
                 "with-server: WITH_SERVER_KEEP is set; the output of `{command}` goes to {}",
                 log.display()
             );
             let reader = File::open(&log).map_err(io_error("reading the log file"))?;
-            Source::Log(Follow(reader))
+            (Source::Log(Follow(reader)), file.into())
         } else {
             let (reader, writer) = io::pipe().map_err(io_error("creating the output pipe"))?;
-            let both = writer
-                .try_clone()
-                .map_err(io_error("creating the output pipe"))?;
-            cmd.stdout(writer).stderr(both);
             watchdog::ensure();
-            Source::Pipe(reader)
+            (Source::Pipe(reader), writer.into())
         };
         // Everything that can fail is done before the spawn: after it, an early return would
         // leave a running server behind.
@@ -601,11 +591,15 @@ impl Plan {
         };
         let output =
             Output::capture(reader, watch).map_err(io_error("starting the output thread"))?;
-        let child = cmd.spawn();
-
-        // The command holds our copies of the pipe's write end; the pipe closes only when the
-        // server and everything it spawned have closed theirs.
-        drop(cmd);
+        let child = spawn::spawn(&Launch {
+            words: &words,
+            cwd: &cwd,
+            env: &env,
+            output: writer.as_fd(),
+        });
+        // The pipe closes only when the server and everything it spawned have closed their
+        // copies of its write end, so this one goes now.
+        drop(writer);
         let child = child.map_err(|source| Error::Spawn {
             command: command.clone(),
             program: words[0].clone(),

@@ -81,6 +81,7 @@ mod reactor;
 mod ready;
 mod report;
 mod server;
+mod spawn;
 mod watchdog;
 
 pub use builder::ServerBuilder;

@@ -3,9 +3,11 @@
 //! period, and always reaped.
 
 use std::io;
-use std::process::{Child, ExitStatus};
+use std::process::ExitStatus;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use crate::spawn::Leader;
 
 /// The environment variable every server and its descendants carry, so that a descendant that
 /// left the process group (a `setsid()` daemon) can still be found and stopped.
@@ -37,7 +39,7 @@ fn leaders() -> MutexGuard<'static, Vec<u32>> {
 
 /// Whether the process has exited, without reaping it: while it is a zombie its pid (and so its
 /// process group id) cannot be reused, so signalling the group stays safe.
-pub(crate) fn has_exited(child: &Child) -> bool {
+pub(crate) fn has_exited(child: &Leader) -> bool {
     let pid: libc::id_t = child.id();
     // SAFETY: a zeroed siginfo_t is a valid value; waitid only writes into it.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -55,7 +57,7 @@ pub(crate) fn has_exited(child: &Child) -> bool {
 }
 
 /// Sends `signal` to the whole process group led by `child`.
-pub(crate) fn signal_group(child: &Child, signal: libc::c_int) {
+pub(crate) fn signal_group(child: &Leader, signal: libc::c_int) {
     let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
         return;
     };
@@ -68,14 +70,14 @@ pub(crate) fn signal_group(child: &Child, signal: libc::c_int) {
 /// Asks the group to stop: SIGTERM, also when the leader has exited already (what it started
 /// may still run; the unreaped leader keeps the group id from being reused). Returns when to
 /// SIGKILL it.
-pub(crate) fn request_stop(child: &Child, grace: Duration) -> Instant {
+pub(crate) fn request_stop(child: &Leader, grace: Duration) -> Instant {
     signal_group(child, libc::SIGTERM);
     deadline(grace)
 }
 
 /// SIGKILLs whatever is left of the group (workers that outlived their leader, or a leader
 /// that ignored SIGTERM), then reaps the leader and returns its status.
-pub(crate) fn kill_and_reap(child: &mut Child) -> io::Result<ExitStatus> {
+pub(crate) fn kill_and_reap(child: &mut Leader) -> io::Result<ExitStatus> {
     signal_group(child, libc::SIGKILL);
     // Before the reaping, which frees the pid for reuse (and should the wait fail, it is still
     // forgotten). Until reaped, a sweep tells it apart by its parent.
@@ -94,7 +96,7 @@ pub(crate) fn deadline(after: Duration) -> Instant {
 /// Waits for the leader's exit until `until`, without reaping it. On Linux a pidfd wakes the
 /// wait the moment the process exits; elsewhere, or on kernels without pidfd, it polls, starting
 /// fast: a well-behaved server exits within a fraction of a millisecond of SIGTERM.
-pub(crate) fn wait_exit(child: &Child, until: Instant) -> bool {
+pub(crate) fn wait_exit(child: &Leader, until: Instant) -> bool {
     #[cfg(target_os = "linux")]
     if let Some(exited) = wait_pidfd(child, until) {
         return exited;
@@ -115,7 +117,7 @@ pub(crate) fn wait_exit(child: &Child, until: Instant) -> bool {
 
 /// `None` when no pidfd can be had (kernel older than 5.3, seccomp).
 #[cfg(target_os = "linux")]
-fn wait_pidfd(child: &Child, until: Instant) -> Option<bool> {
+fn wait_pidfd(child: &Leader, until: Instant) -> Option<bool> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
     let pid = libc::pid_t::try_from(child.id()).ok()?;
@@ -380,11 +382,13 @@ mod tests {
     fn a_leader_is_tracked_until_it_is_reaped() {
         use std::os::unix::process::CommandExt;
 
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .process_group(0)
-            .spawn()
-            .unwrap();
+        let mut child = super::Leader::adopt(
+            std::process::Command::new("sleep")
+                .arg("30")
+                .process_group(0)
+                .spawn()
+                .unwrap(),
+        );
         super::track(child.id());
         assert!(super::leaders().contains(&child.id()));
         super::kill_and_reap(&mut child).unwrap();

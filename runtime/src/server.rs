@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::process::{Child, ExitStatus};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use crate::output::Output;
 const STOP_INLINE: Duration = Duration::from_millis(2);
 
 use crate::port::PortLease;
+use crate::spawn::Leader;
 use crate::{Error, Logs, ServerBuilder, Url, pool, process, report, watchdog};
 
 /// A server started for a test; stopped, with everything it spawned, when dropped.
@@ -39,7 +40,7 @@ pub struct Server {
     pub(crate) addr: SocketAddr,
     pub(crate) base_url: String,
     pub(crate) url: Url,
-    pub(crate) child: Option<Child>,
+    pub(crate) child: Option<Leader>,
     pub(crate) output: Output,
     pub(crate) grace: Duration,
     pub(crate) logs: Logs,

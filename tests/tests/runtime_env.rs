@@ -49,6 +49,61 @@ fn an_explicit_port_variable_wins() {
 }
 
 #[test]
+fn a_variable_of_the_test_process_is_replaced_not_repeated() {
+    // A server reads the first of two same-named variables: the test's value must be the only.
+    let server = start(
+        Server::builder(fixture_cmd("--echo-env HOME --port {port}")).env("HOME", "/elsewhere"),
+    );
+    let output = wait_for_output(&server, "HOME=", WAIT);
+    assert_eq!(value_after(&output, "HOME="), "/elsewhere");
+}
+
+#[test]
+fn a_variable_set_twice_has_its_last_value() {
+    let server = start(
+        Server::builder(fixture_cmd("--echo-env TWICE --port {port}"))
+            .env("TWICE", "first")
+            .env("TWICE", "second"),
+    );
+    let output = wait_for_output(&server, "TWICE=", WAIT);
+    assert_eq!(value_after(&output, "TWICE="), "second");
+}
+
+#[test]
+fn a_program_is_looked_up_in_the_path_the_server_is_given() {
+    let dir = scratch_dir("path");
+    std::os::unix::fs::symlink(common::fixture(), dir.join("only-on-this-path")).unwrap();
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
+    let server = start(
+        Server::builder("only-on-this-path --echo-env PATH --port {port}").env("PATH", &path),
+    );
+    let output = wait_for_output(&server, "PATH=", WAIT);
+    assert_eq!(value_after(&output, "PATH="), path);
+}
+
+#[test]
+fn the_server_starts_with_stdin_empty_and_no_signal_ignored_or_blocked() {
+    // The test binary ignores SIGPIPE (the Rust runtime does); a server must not inherit that,
+    // or a write to a closed socket would fail where it should end the process.
+    let server = start(
+        Server::builder(format!(
+            "sh -c 'grep -E \"^Sig(Blk|Ign)\" /proc/self/status; wc -c; exec {} --port {{port}}'",
+            common::fixture()
+        ))
+        .ready(Ready::log("^0$")),
+    );
+    let output = server.output();
+    let mask = |name: &str| u64::from_str_radix(value_after(&output, name).trim(), 16).unwrap();
+    assert_eq!(mask("SigBlk:"), 0, "{output}");
+    let sigpipe = 1 << (libc::SIGPIPE - 1);
+    assert_eq!(
+        mask("SigIgn:") & sigpipe,
+        0,
+        "SIGPIPE is ignored:\n{output}"
+    );
+}
+
+#[test]
 fn the_server_runs_in_the_given_directory() {
     let dir = scratch_dir("cwd");
     std::fs::write(dir.join("marker.txt"), "here").unwrap();
