@@ -133,7 +133,9 @@ impl ServerBuilder {
     }
 
     /// Sets an environment variable of the server; placeholders in `value` are filled.
-    /// `PORT` is set to the port unless set here.
+    /// `PORT` is set to the port unless set here. The server gets this process's environment
+    /// too, as it is when the server starts; changing that with `std::env::set_var` while
+    /// another thread starts a server is not supported (see the safety section of `set_var`).
     ///
     /// ```no_run
     /// # fn demo() -> Result<(), with_server::Error> {

@@ -31,6 +31,8 @@ pub(crate) struct Launch<'a> {
 #[derive(Debug)]
 pub(crate) struct Leader {
     pid: u32,
+    /// Once reaped, what it ended with: a second `wait` answers it again, as `Child::wait` does.
+    status: Option<ExitStatus>,
 }
 
 impl Leader {
@@ -42,12 +44,17 @@ impl Leader {
     pub(crate) fn wait(&mut self) -> io::Result<ExitStatus> {
         use std::os::unix::process::ExitStatusExt;
 
+        if let Some(status) = self.status {
+            return Ok(status);
+        }
         let pid = libc::pid_t::try_from(self.pid).map_err(io::Error::other)?;
         let mut status = 0;
         loop {
             // SAFETY: waitpid on our own child, writing its status into `status`.
             if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
-                return Ok(ExitStatus::from_raw(status));
+                let status = ExitStatus::from_raw(status);
+                self.status = Some(status);
+                return Ok(status);
             }
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
@@ -59,7 +66,11 @@ impl Leader {
     /// A leader started some other way, for tests of what is done with one.
     #[cfg(test)]
     pub(crate) fn adopt(child: std::process::Child) -> Leader {
-        Leader { pid: child.id() }
+        Leader::new(child.id())
+    }
+
+    fn new(pid: u32) -> Leader {
+        Leader { pid, status: None }
     }
 }
 
@@ -94,7 +105,7 @@ fn with_command(launch: &Launch<'_>) -> io::Result<Leader> {
         .process_group(0)
         .spawn()?;
     // The `Child` holds no pipes of its own, and dropping it neither waits nor kills.
-    Ok(Leader { pid: child.id() })
+    Ok(Leader::new(child.id()))
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -106,10 +117,6 @@ mod direct {
     use std::sync::OnceLock;
 
     use super::{Launch, Leader};
-
-    unsafe extern "C" {
-        static environ: *const *const c_char;
-    }
 
     type AddChdir =
         unsafe extern "C" fn(*mut libc::posix_spawn_file_actions_t, *const c_char) -> c_int;
@@ -200,30 +207,35 @@ mod direct {
         };
         Some(spawned.and_then(|pid| {
             let pid = u32::try_from(pid).map_err(io::Error::other)?;
-            Ok(Leader { pid })
+            Ok(Leader::new(pid))
         }))
     }
 
     /// This process's environment, as the pointers `environ` holds, but for the variables
-    /// `overridden` names.
+    /// `overridden` names and entries that are not `NAME=value` (which `Command` leaves out
+    /// too). A name set twice in this process's own environment, which only a program that
+    /// edits `environ` by hand can do, reaches the server twice.
     fn inherited(overridden: impl Fn(&[u8]) -> bool) -> Vec<*const c_char> {
         let mut vars = Vec::with_capacity(64);
-        // SAFETY: `environ` is a NULL-terminated array of NUL-terminated strings. It changes
-        // only through `std::env::set_var` and the like, which may not run while another
-        // thread reads the environment (this is why they are `unsafe`), as `Command` does too
-        // when it passes `environ` to the server unchanged.
+        // SAFETY: `environ` is a NULL-terminated array of NUL-terminated strings. Unlike
+        // `Command`, this read cannot take std's environment lock, so it relies on what
+        // `std::env::set_var` and `remove_var` require of their callers (and why they are
+        // `unsafe`): that no other thread reads the environment meanwhile. glibc's
+        // `posix_spawnp` reads `PATH` the same way.
         unsafe {
-            let mut next = environ;
+            let mut next = (&raw const libc::environ).read().cast_const();
             while !next.is_null() && !(*next).is_null() {
                 let var = CStr::from_ptr(*next).to_bytes();
                 // A name may start with `=`; it ends at the first `=` after that.
-                let end = var
+                let name = var
                     .iter()
                     .skip(1)
                     .position(|&b| b == b'=')
-                    .map_or(var.len(), |at| at + 1);
-                if !overridden(&var[..end]) {
-                    vars.push(*next);
+                    .map(|at| &var[..=at]);
+                if let Some(name) = name
+                    && !overridden(name)
+                {
+                    vars.push((*next).cast_const());
                 }
                 next = next.add(1);
             }
@@ -267,24 +279,22 @@ mod direct {
             Ok(attributes)
         }
 
-        /// A process group of its own, no blocked signals, and SIGPIPE back to its default
-        /// (the Rust runtime ignores it, and an ignored signal stays ignored across exec): as
-        /// `Command` starts a process.
+        /// A process group of its own, and SIGPIPE back to its default (the Rust runtime
+        /// ignores it, and an ignored signal stays ignored across exec); the signal mask is the
+        /// spawning thread's: as `Command` starts a process.
         fn set(&mut self) -> io::Result<()> {
-            let flags = libc::POSIX_SPAWN_SETPGROUP
-                | libc::POSIX_SPAWN_SETSIGMASK
-                | libc::POSIX_SPAWN_SETSIGDEF;
-            // SAFETY: initialized attributes and signal sets.
+            let flags = libc::POSIX_SPAWN_SETPGROUP | libc::POSIX_SPAWN_SETSIGDEF;
+            // SAFETY: initialized attributes and signal set.
             unsafe {
                 let mut signals: libc::sigset_t = std::mem::zeroed();
                 libc::sigemptyset(&mut signals);
-                check(libc::posix_spawnattr_setsigmask(&mut self.0, &signals))?;
                 libc::sigaddset(&mut signals, libc::SIGPIPE);
                 check(libc::posix_spawnattr_setsigdefault(&mut self.0, &signals))?;
                 check(libc::posix_spawnattr_setpgroup(&mut self.0, 0))?;
+                // The flags are small constants.
                 check(libc::posix_spawnattr_setflags(
                     &mut self.0,
-                    libc::c_short::try_from(flags).map_err(io::Error::other)?,
+                    flags as libc::c_short,
                 ))
             }
         }
@@ -295,5 +305,72 @@ mod direct {
             // SAFETY: initialized in `new`, destroyed once.
             unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod tests {
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::path::Path;
+
+    use super::{Launch, direct};
+
+    fn words(line: &[&str]) -> Vec<String> {
+        line.iter().map(|word| word.to_string()).collect()
+    }
+
+    fn null() -> OwnedFd {
+        std::fs::File::create("/dev/null").unwrap().into()
+    }
+
+    /// What `direct::spawn` makes of a launch: `None` where it leaves it to `Command`, else
+    /// the exit code of the reaped process.
+    fn direct(words: &[String], env: &[(String, String)], output: &OwnedFd) -> Option<i32> {
+        let launch = Launch {
+            words,
+            cwd: Path::new("/"),
+            env,
+            output: output.as_fd(),
+        };
+        let mut leader = direct::spawn(&launch)?.unwrap();
+        let status = leader.wait().unwrap();
+        // Reaped once; asked again, it answers the same.
+        assert_eq!(leader.wait().unwrap(), status);
+        status.code()
+    }
+
+    fn var(key: &str, value: &str) -> (String, String) {
+        (key.to_string(), value.to_string())
+    }
+
+    #[test]
+    fn a_plain_launch_is_spawned_directly_with_its_variables() {
+        let test = words(&["sh", "-c", r#"test "$KEY" = value && test "$PWD" = /"#]);
+        assert_eq!(direct(&test, &[var("KEY", "value")], &null()), Some(0));
+        assert_eq!(direct(&test, &[var("KEY", "other")], &null()), Some(1));
+    }
+
+    #[test]
+    fn what_only_command_does_as_command_does_is_left_to_it() {
+        let output = null();
+        let plain = words(&["true"]);
+        // A bare name and a PATH of the server's own: looked up in that PATH.
+        assert_eq!(direct(&plain, &[var("PATH", "/nowhere")], &output), None);
+        // ... but a path needs no lookup.
+        let path = words(&["/bin/true"]);
+        assert_eq!(direct(&path, &[var("PATH", "/nowhere")], &output), Some(0));
+        // Names and values that C strings cannot carry, and odd names: Command's errors.
+        assert_eq!(direct(&words(&["true", "a\0b"]), &[], &output), None);
+        assert_eq!(direct(&plain, &[var("A=B", "c")], &output), None);
+        assert_eq!(direct(&plain, &[var("", "c")], &output), None);
+        // Output on a standard descriptor, which a closed stdout or stderr leaves to a pipe.
+        let stdin = std::io::stdin();
+        let launch = Launch {
+            words: &plain,
+            cwd: Path::new("/"),
+            env: &[],
+            output: stdin.as_fd(),
+        };
+        assert!(direct::spawn(&launch).is_none());
     }
 }

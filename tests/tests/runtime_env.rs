@@ -51,11 +51,16 @@ fn an_explicit_port_variable_wins() {
 #[test]
 fn a_variable_of_the_test_process_is_replaced_not_repeated() {
     // A server reads the first of two same-named variables: the test's value must be the only.
-    let server = start(
-        Server::builder(fixture_cmd("--echo-env HOME --port {port}")).env("HOME", "/elsewhere"),
+    assert!(
+        std::env::var_os("CARGO_MANIFEST_DIR").is_some(),
+        "cargo sets it"
     );
-    let output = wait_for_output(&server, "HOME=", WAIT);
-    assert_eq!(value_after(&output, "HOME="), "/elsewhere");
+    let server = start(
+        Server::builder(fixture_cmd("--echo-env CARGO_MANIFEST_DIR --port {port}"))
+            .env("CARGO_MANIFEST_DIR", "/elsewhere"),
+    );
+    let output = wait_for_output(&server, "CARGO_MANIFEST_DIR=", WAIT);
+    assert_eq!(value_after(&output, "CARGO_MANIFEST_DIR="), "/elsewhere");
 }
 
 #[test]
@@ -82,25 +87,38 @@ fn a_program_is_looked_up_in_the_path_the_server_is_given() {
 }
 
 #[test]
-fn the_server_starts_with_stdin_empty_and_no_signal_ignored_or_blocked() {
+fn the_server_gets_sigpipe_back_and_the_starting_threads_signal_mask() {
     // The test binary ignores SIGPIPE (the Rust runtime does); a server must not inherit that,
-    // or a write to a closed socket would fail where it should end the process.
-    let server = start(
-        Server::builder(format!(
-            "sh -c 'grep -E \"^Sig(Blk|Ign)\" /proc/self/status; wc -c; exec {} --port {{port}}'",
-            common::fixture()
-        ))
-        .ready(Ready::log("^0$")),
-    );
+    // or a write to a closed socket would fail where it should end the process. The mask of
+    // blocked signals is inherited, as `std::process::Command` hands it on.
+    let sigusr2 = 1u64 << (libc::SIGUSR2 - 1);
+    let sigpipe = 1u64 << (libc::SIGPIPE - 1);
+    // `tail` reads its own status and then keeps running; a shell would clear the mask.
+    let server = with_blocked(libc::SIGUSR2, || {
+        start(Server::builder("tail -n +1 -f /proc/self/status").ready(Ready::log("^SigIgn:")))
+    });
     let output = server.output();
     let mask = |name: &str| u64::from_str_radix(value_after(&output, name).trim(), 16).unwrap();
-    assert_eq!(mask("SigBlk:"), 0, "{output}");
-    let sigpipe = 1 << (libc::SIGPIPE - 1);
+    assert_eq!(mask("SigBlk:"), sigusr2, "{output}");
     assert_eq!(
         mask("SigIgn:") & sigpipe,
         0,
         "SIGPIPE is ignored:\n{output}"
     );
+}
+
+/// Runs `f` with `signal` blocked on this thread.
+fn with_blocked<T>(signal: libc::c_int, f: impl FnOnce() -> T) -> T {
+    // SAFETY: a zeroed sigset_t is emptied before use; only this thread's mask changes.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let result = f();
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        result
+    }
 }
 
 #[test]
