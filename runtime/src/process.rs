@@ -259,8 +259,13 @@ fn is_escaped(pid: u32, needle: &str) -> bool {
     if leaders().contains(&pid) {
         return false;
     }
-    // `/proc` answers for the ids of threads too.
-    if std::fs::exists(format!("/proc/self/task/{pid}")).unwrap_or(false) {
+    let Ok(id) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // `/proc` answers for the ids of threads too; signal 0 to a thread of this process tells
+    // one in a system call, where a lookup in `/proc` walks a path.
+    // SAFETY: signal 0 sends nothing, it only checks that the thread exists.
+    if unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), id, 0) } == 0 {
         return false;
     }
     // Other children (the watchdog, a server spawned a moment ago) are told by their parent,
