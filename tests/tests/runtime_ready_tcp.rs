@@ -104,3 +104,59 @@ fn a_listener_the_kernel_shows_is_ready_without_a_probe_connection() {
         "the test's own connection should often be the server's first: {answers:?}"
     );
 }
+
+/// A listener that the kernel's lookup does not show, but that a connection reaches: one bound
+/// to the loopback device (as one in another network namespace behind a forwarded port would
+/// be). The probes sent while the kernel shows nothing find it, 16 ms after it listens at most,
+/// however long the server took to get there.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_listener_the_kernel_does_not_show_is_found_by_a_probe() {
+    const SERVER: &str = "import os, socket, time
+time.sleep(0.6)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'lo')
+s.bind(('127.0.0.1', int(os.environ['PORT'])))
+s.listen()
+print('listening-at-ns', time.monotonic_ns(), flush=True)
+while True:
+    s.accept()[0].close()
+    print('accepted', flush=True)";
+    if !may_bind_to_a_device() {
+        eprintln!("skipped: this kernel lets only privileged processes bind a socket to a device");
+        return;
+    }
+    let server =
+        start(Server::builder(format!("python3 -c \"{SERVER}\"")).timeout(Duration::from_secs(10)));
+    let ready_at = with_server_tests::monotonic_ns();
+    let output = wait_for_output(&server, "accepted", Duration::from_secs(5));
+    let listening_at: u128 = number_after(&output, "listening-at-ns ");
+    let latency = Duration::from_nanos(ready_at.saturating_sub(listening_at) as u64);
+    // Had the gap between such probes kept doubling, the one after 0.6 s would have come
+    // about 1 s into the wait.
+    assert!(
+        latency < Duration::from_millis(150),
+        "start returned {latency:?} after the server listened"
+    );
+}
+
+/// Whether this process may bind a socket to a device (Linux 5.7 and later let anybody).
+#[cfg(target_os = "linux")]
+fn may_bind_to_a_device() -> bool {
+    use std::os::fd::AsRawFd;
+
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let device = b"lo\0";
+    // SAFETY: SO_BINDTODEVICE takes a NUL-terminated name of the given length.
+    let set = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_BINDTODEVICE,
+            device.as_ptr().cast(),
+            device.len() as libc::socklen_t,
+        )
+    };
+    set == 0
+}
