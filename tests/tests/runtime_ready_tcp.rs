@@ -68,11 +68,8 @@ fn pid_is_the_server_process() {
 #[test]
 fn readiness_is_seen_soon_after_the_port_is_bound() {
     let server = start(Server::builder(fixture_cmd("--slow-start 100 --stamp")));
-    let ready_at = with_server_tests::monotonic_ns();
-    let output = wait_for_output(&server, "bound-at-ns ", Duration::from_secs(5));
-    let bound_at: u128 = number_after(&output, "bound-at-ns ");
     // The stamp is taken just after bind, so on a busy machine it may even come later.
-    let latency = Duration::from_nanos(ready_at.saturating_sub(bound_at) as u64);
+    let latency = since_stamp(&server, "bound-at-ns ");
     // The contract says about a millisecond; this bound only catches a coarse sleep loop.
     assert!(
         latency < Duration::from_millis(100),
@@ -129,16 +126,24 @@ while True:
     }
     let server =
         start(Server::builder(format!("python3 -c \"{SERVER}\"")).timeout(Duration::from_secs(10)));
-    let ready_at = with_server_tests::monotonic_ns();
-    let output = wait_for_output(&server, "accepted", Duration::from_secs(5));
-    let listening_at: u128 = number_after(&output, "listening-at-ns ");
-    let latency = Duration::from_nanos(ready_at.saturating_sub(listening_at) as u64);
+    let latency = since_stamp(&server, "listening-at-ns ");
+    // The probe that found it is a connection the server accepted.
+    wait_for_output(&server, "accepted", Duration::from_secs(5));
     // Had the gap between such probes kept doubling, the one after 0.6 s would have come
     // about 1 s into the wait.
     assert!(
         latency < Duration::from_millis(150),
         "start returned {latency:?} after the server listened"
     );
+}
+
+/// How long before now the server printed `stamp` and its `CLOCK_MONOTONIC` nanoseconds:
+/// called right after `start` returned, how long after that moment it returned.
+fn since_stamp(server: &Server, stamp: &str) -> Duration {
+    let now = with_server_tests::monotonic_ns();
+    let output = wait_for_output(server, stamp, Duration::from_secs(5));
+    let stamped: u128 = number_after(&output, stamp);
+    Duration::from_nanos(now.saturating_sub(stamped) as u64)
 }
 
 /// Whether this process may bind a socket to a device (Linux 5.7 and later let anybody).
