@@ -456,7 +456,7 @@ fn a_server_that_keeps_losing_its_port_gives_up_after_four_launches() {
                    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen()\n\
                    print('blocker bound', flush=True); time.sleep(60)";
     let script = format!(
-        "python3 -c \"$BLOCKER\" > blocked & while ! grep -q bound blocked 2>/dev/null; do sleep 0.01; done; \
+        "python3 -c \"$BLOCKER\" > blocked.$$ & while ! grep -q bound blocked.$$ 2>/dev/null; do sleep 0.01; done; \
          exec {} --port \"$PORT\" --announce",
         fixture()
     );
