@@ -474,5 +474,7 @@ fn a_server_that_keeps_losing_its_port_gives_up_after_four_launches() {
         "{message}"
     );
     assert!(message.contains("started 4 times"), "{message}");
-    assert!(took < PROMPT * 2, "reported after {took:?}");
+    // Each launch fails as its server exits, not at the 30 s readiness timeout; four Python
+    // start-ups on a loaded machine take seconds of their own.
+    assert!(took < Duration::from_secs(15), "reported after {took:?}");
 }
